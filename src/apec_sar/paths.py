@@ -1,0 +1,49 @@
+"""Project layout. Every path is resolved from the project root, never from the caller's cwd.
+
+Jupyter and nbval start kernels in the notebook's folder, papermill in the caller's; resolving
+from the root (the folder holding ``_variables.yml`` and ``pyproject.toml``) makes notebooks,
+tests and command-line tools read the same files wherever they run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_MARKERS = ("_variables.yml", "pyproject.toml")
+
+
+def project_root(start: Path | None = None) -> Path:
+    """Return the project root: ``$APEC_SAR_ROOT`` if set, else the first folder upwards
+    (from ``start``, the cwd, then this file) that holds both ``_variables.yml`` and
+    ``pyproject.toml``."""
+    env = os.environ.get("APEC_SAR_ROOT")
+    if env:
+        return Path(env).resolve()
+    candidates = [Path(start).resolve()] if start else []
+    candidates += [Path.cwd().resolve(), Path(__file__).resolve()]
+    for c in candidates:
+        for folder in (c, *c.parents):
+            if all((folder / m).is_file() for m in _MARKERS):
+                return folder
+    raise FileNotFoundError(
+        "cannot find the APEC SAR project root (a folder with _variables.yml and "
+        "pyproject.toml) above the current directory; set APEC_SAR_ROOT"
+    )
+
+
+def data_dir() -> Path:
+    return project_root() / "data"
+
+
+def raw_dir() -> Path:
+    """The committed raw extract (immutable input)."""
+    return data_dir() / "raw"
+
+
+def datalock_manifest() -> Path:
+    return data_dir() / "datalock.json"
+
+
+def dictionary_file() -> Path:
+    return data_dir() / "data_dictionary.yml"

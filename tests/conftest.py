@@ -1,0 +1,41 @@
+"""Shared fixtures: a fresh calibrated extract + ground truth generated once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from apec_sar.paths import project_root
+from apec_sar.synth import generate
+
+ROOT = project_root()
+
+
+@pytest.fixture(scope="session")
+def fresh(tmp_path_factory) -> Path:
+    """A default (calibrated) run: <tmp>/raw and <tmp>/truth."""
+    base = tmp_path_factory.mktemp("synth")
+    generate(base / "raw", truth_dir=base / "truth")
+    return base
+
+
+@pytest.fixture(scope="session")
+def truth_patients(fresh) -> pd.DataFrame:
+    return pd.read_csv(fresh / "truth" / "patients.csv", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="session")
+def truth_aes(fresh) -> pd.DataFrame:
+    return pd.read_csv(fresh / "truth" / "adverse_events.csv", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="session")
+def defects(fresh) -> pd.DataFrame:
+    return pd.read_csv(fresh / "truth" / "defects.csv", dtype=str, keep_default_na=False)
+
+
+def read_raw(folder: Path, name: str) -> pd.DataFrame:
+    """A raw file exactly as written: every value a string, empty fields as ''."""
+    return pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False, encoding="utf-8")
