@@ -1,5 +1,8 @@
 # APEC SAR — every target is listed by `make help`.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# this machine's pip configuration names local wheel folders that may not exist; hide that noise
+PIPQUIET := 2>&1 | { grep -v "^WARNING: Location" || true; }
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,8 +15,8 @@ help: ## list the targets
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock $(PIPQUIET)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . $(PIPQUIET)
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (APEC SAR)" >/dev/null
 	@command -v quarto >/dev/null || \
 	  ($(PY) -m pip install --quiet --disable-pip-version-check -r requirements-quarto.txt >/dev/null 2>&1 \
