@@ -1,0 +1,84 @@
+"""Declared schemas of the raw files (pandera), built from the data dictionary.
+
+Raw values are strings; the schema checks, per column, the shape a site may legitimately send:
+codes within the dictionary's site codes, numbers that parse, dates in a site format (complete
+or partial), identifiers and required fields present. A failure stops the run with the file,
+the 1-based data row, the column and the rule (:class:`DataError`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+from ..dictionary import load_dictionary
+from .errors import DataError
+
+# a date in any site format, complete or partial (validated for real calendar dates later)
+DATE_RE = (r"^\s*(\d{4}([-/.]\d{1,2}([-/.](\d{1,2}|UNK))?|[-/.](UNK)([-/.]UNK)?)?|\d{4}年\d{1,2}月(\d{1,2}日)?|\d{5})\s*$")
+INT_RE = r"^-?\d+$"
+DEC_RE = r"^-?\d+(\.\d+)?$"
+
+# columns that must never be empty (the record is meaningless without them)
+REQUIRED = {
+    "screening_log": ["SITE_ID", "SUBJID", "SCREEN_DATE"],
+    "demographics": ["SUBJID", "SEX", "BIRTH_DATE", "ECOG"],
+    "baseline_disease": ["SUBJID", "HISTOLOGY", "PRIOR_RESECTION", "BRAIN_METASTASIS",
+                         "OTHER_MALIGNANCY_5Y", "UNSTABLE_SYSTEMIC_DISEASE"],
+    "metastatic_sites": ["SUBJID", "MET_SITE"],
+    "baseline_labs": ["SUBJID", "LAB_DATE", "LAB_TEST", "UNIT"],
+    "prior_therapy": ["SUBJID", "SETTING", "REGIMEN", "START_DATE"],
+    "exposure": ["SUBJID", "CYCLE", "DRUG", "START_DATE", "DOSE", "DOSE_UNIT"],
+    "tumour_assessments": ["SUBJID", "VISIT", "ASSESS_DATE"],
+    "adverse_events": ["SUBJID", "AE_VERBATIM", "START_DATE", "CTCAE_GRADE"],
+    "follow_up": ["SUBJID", "CONTACT_DATE", "STATUS"],
+    "subsequent_therapy": ["SUBJID", "THERAPY", "START_DATE"],
+}
+
+
+def _checks(spec: dict) -> list[pa.Check]:
+    t = spec["type"]
+    if t == "date":
+        return [pa.Check.str_matches(DATE_RE, error="not a date in any site format")]
+    if t == "integer":
+        checks = [pa.Check.str_matches(INT_RE, error="not an integer")]
+        if "allowed" in spec:
+            checks.append(pa.Check.isin([str(a) for a in spec["allowed"]], error="value not allowed"))
+        return checks
+    if t == "decimal":
+        return [pa.Check.str_matches(DEC_RE, error="not a number")]
+    if t == "code":
+        allowed = [str(c) for c in spec.get("site_codes", spec["codes"])]
+        return [pa.Check.isin(allowed, error="unknown code (not in the data dictionary)")]
+    if "pattern" in spec:
+        return [pa.Check.str_matches(spec["pattern"], error="does not match the id pattern")]
+    return []
+
+
+def raw_schema(file: str) -> pa.DataFrameSchema:
+    spec = load_dictionary()["files"][file]["columns"]
+    req = set(REQUIRED[file])
+    cols = {c: pa.Column(None, checks=_checks(s), nullable=c not in req, coerce=False, required=True)
+            for c, s in spec.items()}
+    return pa.DataFrameSchema(cols, strict=False, name=file)
+
+
+def validate_raw(file: str, df: pd.DataFrame) -> None:
+    """Validate a raw frame (strings, None for empty); raise DataError on the first failure
+    (lowest row), naming file, row, column and rule."""
+    try:
+        raw_schema(file).validate(df.drop(columns=["SRC_ROW"]), lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        fc = fc[fc["index"].notna()].copy()
+        if fc.empty:
+            first = exc.failure_cases.iloc[0]
+            raise DataError(file, None, first["column"], str(first["check"]), str(first["failure_case"])) from None
+        fc["index"] = fc["index"].astype(int)
+        fc = fc.sort_values(["index", "column"])
+        first = fc.iloc[0]
+        row = int(df["SRC_ROW"].iloc[int(first["index"])])
+        check = str(first["check"])
+        value = first["failure_case"]
+        detail = "required value missing" if check == "not_nullable" else f"value {value!r}"
+        raise DataError(file, row, str(first["column"]), check, detail) from None
