@@ -29,8 +29,8 @@ setup: $(STAMP) ## create .venv (if missing) and install the pinned environment,
 report: setup ## set up, check the data lock, run the notebooks, render the SAR (when Quarto is present)
 	$(PY) -m apec_sar.pipeline
 
-test: setup ## run the test suite (unit, data, generator, nbval of the notebooks)
-	$(PY) -m pytest
+test: setup ## run the test suite: unit, data, generator, and the nbval regression of every notebook
+	$(PY) -m pytest tests notebooks --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 bench: setup ## print wall time and peak memory of the generator at 10^4, 10^5, 10^6 patients
 	$(PY) -m apec_sar.bench

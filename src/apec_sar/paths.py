@@ -47,3 +47,13 @@ def datalock_manifest() -> Path:
 
 def dictionary_file() -> Path:
     return data_dir() / "data_dictionary.yml"
+
+
+def derived_dir() -> Path:
+    """Derived analysis datasets (regenerated, git-ignored)."""
+    return data_dir() / "derived"
+
+
+def clean_dir() -> Path:
+    """Clean tables written by notebook 01 (regenerated, git-ignored)."""
+    return derived_dir() / "clean"

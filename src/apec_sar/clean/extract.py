@@ -434,5 +434,33 @@ class _Cleaner:
 
 
 def clean_extract(folder: Path | None = None) -> CleanResult:
+    """Clean ``folder`` (default ``data/raw``); see the module docstring for the rules."""
     from ..paths import raw_dir
     return _Cleaner(Path(folder or raw_dir())).run()
+
+
+def save_clean(result: CleanResult, folder: Path) -> None:
+    """Write the clean tables (parquet) and the cleaning logs (CSV) to ``folder``."""
+    from ..io import write_dataset
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, df in result.tables.items():
+        write_dataset(df, folder / f"{name}.parquet", f"Clean {name} (from data/raw/{name}.csv)")
+    result.queries.to_csv(folder / "query_log.csv", index=False, lineterminator="\n")
+    result.harmonised.to_csv(folder / "harmonisation.csv", index=False, lineterminator="\n")
+    result.reconciliation.to_csv(folder / "cleaning_reconciliation.csv", index=False, lineterminator="\n")
+    result.subject_key.to_csv(folder / "subject_key.csv", index=False, lineterminator="\n")
+
+
+def load_clean(folder: Path) -> CleanResult:
+    from ..io import read_dataset
+    folder = Path(folder)
+    tables = {name: read_dataset(folder / f"{name}.parquet") for name in raw_files()}
+
+    def csv(name):
+        return pd.read_csv(folder / name, dtype={"SUBJID": object, "ORIGINAL": object}, keep_default_na=False,
+                           na_values=[""])
+    q = csv("query_log.csv")
+    q = q.astype(object).where(q.notna(), None)
+    q["ROW"] = q.ROW.astype(np.int64)
+    return CleanResult(tables, q, csv("harmonisation.csv"), csv("cleaning_reconciliation.csv"), csv("subject_key.csv"))

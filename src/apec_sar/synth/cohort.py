@@ -261,9 +261,7 @@ def calibrate(seed: int, a: dict, targets: Targets) -> tuple[dict, dict, int]:
     for k in range(targets.max_attempts):
         rng = np.random.default_rng([seed, 1, k])
         cls = rng.permutation(base)
-        dm = np.zeros(m, dtype=bool)
-        dm[rng.choice(np.flatnonzero(cls != C.CLS_PD))] = True
-        c = simulate_courses(rng, a, elig, cls, dm)
+        c = simulate_courses(rng, a, elig, cls, cls != C.CLS_PD)
         t = C.truth_at_cutoff(c, start, PUBLICATION_CUTOFF)
         counts = tuple(int(np.sum(t["bor"] == b)) for b in ("CR", "PR", "SD", "PD"))
         if counts != targets.bor:

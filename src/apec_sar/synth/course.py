@@ -68,7 +68,8 @@ def simulate(rng: np.random.Generator, start: np.ndarray, cls: np.ndarray, treat
 
     start: first-dose day numbers; cls: response class; treated: received any study drug;
     late_pr: PR must show at the first CT (late starters, so the response precedes the cut-off);
-    force_double_miss: patients whose 3rd and 4th CTs are both missed (FDA sensitivity rule).
+    force_double_miss: candidates (bool mask); one of them who progresses between the 2nd and 4th CT
+    misses the 3rd and 4th CTs (exercises the FDA missed-assessment sensitivity rule).
     """
     p = params or CourseParams()
     m = len(start)
@@ -81,13 +82,17 @@ def simulate(rng: np.random.Generator, start: np.ndarray, cls: np.ndarray, treat
 
     miss = rng.random((m, V_MAX)) < p.p_miss
     miss[:, 0] = False
-    if force_double_miss is not None:
-        miss[force_double_miss, 2:4] = True
 
     tp = np.where(cls == CLS_PD, 1.0,
                   np.where(cls == CLS_SD, vday[:, 0] + 1 + _weibull(rng, p.tp_shape, p.sd_scale, m),
                            vday[:, 1] + 1 + _weibull(rng, p.tp_shape, p.pr_scale, m)))
     tp = np.ceil(tp).astype(np.int64)
+    if force_double_miss is not None:
+        # the 3rd and 4th CTs missed by one patient who progresses meanwhile: progression is
+        # seen only at the 5th CT (exercises the FDA missed-assessment rule)
+        cand = np.flatnonzero(force_double_miss & (tp > vday[:, 1]) & (tp <= vday[:, 3]))
+        if len(cand):
+            miss[rng.choice(cand), 2:4] = True
     ltfu = np.where(rng.random(m) < p.p_ltfu, rng.integers(90, 900, m), INF)
     data_end = DATA_END - start
     horizon = np.minimum(ltfu, data_end)

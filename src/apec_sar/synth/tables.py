@@ -111,7 +111,10 @@ def build(rng: np.random.Generator, a: dict, c: dict, calibrated: bool, cutoff: 
     drugs[has_ici, slot[has_ici]] = ici[has_ici]
     last_line = rows_l + 1 == nl[rows_p]
     anl = a["prior_anlotinib"][rows_p] & last_line
-    drugs[anl] = [DRUG_ID["anlotinib"], -1, -1]
+    # the last line was anlotinib (+ the ICI when that line had one): exclusion 1, not "no prior ICI"
+    drugs[anl, 0] = DRUG_ID["anlotinib"]
+    drugs[anl, 1] = np.where(has_ici[anl], ici[anl], -1)
+    drugs[anl, 2] = -1
     resp = np.asarray(V.PRIOR_RESPONSES[:4], dtype=object)[rng.choice(4, size=m, p=[0.02, 0.3, 0.38, 0.3])]
     stop = np.where(last_line, "Progression", np.where(rng.random(m) < 0.8, "Progression", "Toxicity")).astype(object)
     pt = dict(_pi=rows_p, SUBJID=sid[rows_p], SETTING=_obj(["Advanced"] * m), LINE=(rows_l + 1).astype(float),

@@ -1,0 +1,177 @@
+"""ADRS: analysis flags on visit responses, best overall response (BOR), confirmed BOR.
+
+Rules (admiralonco conventions, SAR_SPEC 4; RECIST 1.1):
+- Post-baseline records only (ADT >= TRTSDT). One record per date: the worst response
+  (PD > NON-CR/NON-PD > SD > PR > CR > NE) -> ``ANL01FL``.
+- ``ANL02FL``: records up to and including the first PD.
+- ``ANL03FL``: records before the start of new anticancer therapy (NACTDT).
+- BOR (unconfirmed; primary): among ANL01 & ANL02 & ANL03 records, the first that applies of
+  CR, PR (any time), SD or NON-CR/NON-PD (only if ADT - TRTSDT >= 42 days, also counting
+  CR/PR seen that early), PD, NE (any evaluable record left), else MISSING. The BOR date is
+  the first date of that category. When BOR is NE or MISSING the reason is recorded.
+- Confirmed BOR (sensitivity): CR confirmed by a CR >= 28 days later, PR by a CR or PR >= 28
+  days later; only CR/PR/NE between, at most one NE, and no PR after a CR within the span.
+  Unconfirmed responses then count as SD (if >= 42 days) or NE.
+- A CR followed later by a PR is a data issue (admiralonco ``signal_crpr``) and is listed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+WORST_ORDER = {"PD": 1, "NON-CR/NON-PD": 2, "SD": 3, "PR": 4, "CR": 5, "NE": 6}
+EVALUABLE = {"CR", "PR", "SD", "NON-CR/NON-PD", "NE"}
+SD_WINDOW_DAYS = 42
+CONFIRM_DAYS = 28
+
+
+def flag_records(ovr: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
+    """Add ANL01FL / ANL02FL / ANL03FL to visit responses.
+
+    ovr: USUBJID, ADT, AVALC (+ any other columns); adsl: USUBJID, TRTSDT, NACTDT.
+    """
+    df = ovr.merge(adsl[["USUBJID", "TRTSDT", "NACTDT"]], on="USUBJID", how="left", validate="many_to_one")
+    df = df.reset_index(drop=True)
+    post = df.AVALC.notna() & df.ADT.notna() & df.TRTSDT.notna() & (df.ADT >= df.TRTSDT)
+    rank = df.AVALC.map(WORST_ORDER).fillna(99)
+    order = df.assign(_r=rank, _i=np.arange(len(df)))[post].sort_values(["USUBJID", "ADT", "_r", "_i"], kind="stable")
+    first_per_date = order.drop_duplicates(["USUBJID", "ADT"], keep="first")._i.to_numpy()
+    anl01 = np.zeros(len(df), dtype=bool)
+    anl01[first_per_date] = True
+    first_pd = df[anl01 & (df.AVALC == "PD")].groupby("USUBJID").ADT.min()
+    fpd = df.USUBJID.map(first_pd)
+    anl02 = anl01 & (fpd.isna() | (df.ADT <= fpd)).to_numpy()
+    anl03 = anl01 & (df.NACTDT.isna() | (df.ADT < df.NACTDT)).to_numpy()
+    df["ANL01FL"] = np.where(anl01, "Y", None)
+    df["ANL02FL"] = np.where(anl02, "Y", None)
+    df["ANL03FL"] = np.where(anl03, "Y", None)
+    return df.drop(columns=["TRTSDT", "NACTDT"])
+
+
+def _first_date(df: pd.DataFrame, mask) -> pd.Series:
+    return df[mask].groupby("USUBJID").ADT.min()
+
+
+def derive_bor(ovr: pd.DataFrame, adsl: pd.DataFrame, sd_window: int = SD_WINDOW_DAYS) -> pd.DataFrame:
+    """Unconfirmed BOR per subject of ``adsl`` (one row each): AVALC, ADT, NE_REASON.
+
+    ovr must carry the ANL flags (see :func:`flag_records`).
+    """
+    subj = adsl[["USUBJID", "TRTSDT", "NACTDT", "DTHDT"]].drop_duplicates("USUBJID").set_index("USUBJID")
+    r = ovr[(ovr.ANL01FL == "Y") & (ovr.ANL02FL == "Y") & (ovr.ANL03FL == "Y")]
+    r = r.merge(subj[["TRTSDT"]].reset_index(), on="USUBJID")
+    days = (r.ADT - r.TRTSDT).dt.days
+    late = days >= sd_window
+    cats = [
+        ("CR", r.AVALC == "CR"),
+        ("PR", r.AVALC == "PR"),
+        ("SD", r.AVALC.isin(["CR", "PR", "SD"]) & late),
+        ("NON-CR/NON-PD", (r.AVALC == "NON-CR/NON-PD") & late),
+        ("PD", r.AVALC == "PD"),
+        ("NE", r.AVALC.isin(list(EVALUABLE))),
+    ]
+    out = pd.DataFrame(index=subj.index)
+    out["AVALC"] = None
+    out["ADT"] = pd.NaT
+    for name, mask in cats:
+        d = _first_date(r, mask).reindex(out.index)
+        take = out.AVALC.isna() & d.notna()
+        out.loc[take, "AVALC"] = name
+        out.loc[take, "ADT"] = d[take]
+    out["AVALC"] = out.AVALC.fillna("MISSING")
+    out["NE_REASON"] = ne_reasons(out.AVALC, ovr, subj, r, late, sd_window)
+    return out.reset_index()
+
+
+def ne_reasons(bor: pd.Series, ovr: pd.DataFrame, subj: pd.DataFrame, r: pd.DataFrame, late: pd.Series,
+               sd_window: int) -> pd.Series:
+    """Why BOR is NE or MISSING (admiralonco issue #92's list)."""
+    reason = pd.Series(None, index=bor.index, dtype=object)
+    anl01 = ovr[ovr.ANL01FL == "Y"]
+    any_post = anl01.groupby("USUBJID").size().reindex(bor.index).fillna(0) > 0
+    all_ne = r.groupby("USUBJID").AVALC.agg(lambda s: bool((s == "NE").all())).reindex(bor.index).fillna(False)
+    early = r[r.AVALC.isin(["CR", "PR", "SD", "NON-CR/NON-PD"]) & ~late].groupby("USUBJID").size()
+    early = early.reindex(bor.index).fillna(0) > 0
+    in_r = r.groupby("USUBJID").size().reindex(bor.index).fillna(0) > 0
+    dead_early = subj.DTHDT.notna() & ((subj.DTHDT - subj.TRTSDT).dt.days < sd_window)
+    ne, miss = bor == "NE", bor == "MISSING"
+    reason[ne & early] = f"response or SD only before {sd_window} days (SD too early)"
+    reason[ne & ~early & all_ne] = "all post-baseline assessments not evaluable"
+    reason[miss & any_post & ~in_r] = "new anticancer therapy before the first assessment"
+    reason[miss & ~any_post & dead_early] = "death before the first assessment"
+    reason[miss & ~any_post & ~dead_early] = "no post-baseline assessment"
+    reason[miss & subj.TRTSDT.isna()] = "not treated"
+    return reason
+
+
+def derive_confirmed_bor(ovr: pd.DataFrame, adsl: pd.DataFrame, sd_window: int = SD_WINDOW_DAYS,
+                         confirm_days: int = CONFIRM_DAYS, max_ne: int = 1) -> pd.DataFrame:
+    """Confirmed BOR per subject: AVALC, ADT (first date of the confirmed response or of the
+    category), NE_REASON."""
+    subj = adsl[["USUBJID", "TRTSDT", "NACTDT", "DTHDT"]].drop_duplicates("USUBJID").set_index("USUBJID")
+    r = ovr[(ovr.ANL01FL == "Y") & (ovr.ANL02FL == "Y") & (ovr.ANL03FL == "Y")]
+    r = r.merge(subj[["TRTSDT"]].reset_index(), on="USUBJID").sort_values(["USUBJID", "ADT"], kind="stable")
+    conf = {}
+    resp = r[r.AVALC.isin(["CR", "PR"])].USUBJID.unique()
+    rr = r[r.USUBJID.isin(resp)]
+    for usubjid, g in rr.groupby("USUBJID", sort=False):
+        conf[usubjid] = _confirm_one(g.AVALC.to_numpy(), g.ADT.to_numpy(), confirm_days, max_ne)
+    days = (r.ADT - r.TRTSDT).dt.days
+    late = days >= sd_window
+    out = pd.DataFrame(index=subj.index)
+    out["AVALC"] = None
+    out["ADT"] = pd.NaT
+    for cat in ("CR", "PR"):
+        d = pd.Series({k: v[1] for k, v in conf.items() if v[0] == cat}, dtype="datetime64[ns]").reindex(out.index)
+        take = out.AVALC.isna() & d.notna()
+        out.loc[take, "AVALC"] = cat
+        out.loc[take, "ADT"] = d[take]
+    for name, mask in [("SD", r.AVALC.isin(["CR", "PR", "SD"]) & late),
+                       ("NON-CR/NON-PD", (r.AVALC == "NON-CR/NON-PD") & late),
+                       ("PD", r.AVALC == "PD"), ("NE", r.AVALC.isin(list(EVALUABLE)))]:
+        d = _first_date(r, mask).reindex(out.index)
+        take = out.AVALC.isna() & d.notna()
+        out.loc[take, "AVALC"] = name
+        out.loc[take, "ADT"] = d[take]
+    out["AVALC"] = out.AVALC.fillna("MISSING")
+    out["NE_REASON"] = ne_reasons(out.AVALC, ovr, subj, r, late, sd_window)
+    return out.reset_index()
+
+
+def _confirm_one(aval: np.ndarray, adt: np.ndarray, confirm_days: int, max_ne: int) -> tuple[str | None, object]:
+    """Best confirmed response of one subject's ordered records: ('CR'|'PR'|None, date)."""
+    best, best_date = None, None
+    n = len(aval)
+    for i in range(n):
+        if aval[i] not in ("CR", "PR"):
+            continue
+        for j in range(i + 1, n):
+            span = aval[i + 1:j]
+            if any(a not in ("CR", "PR", "NE") for a in span):
+                break
+            if (adt[j] - adt[i]) / np.timedelta64(1, "D") < confirm_days:
+                continue
+            n_ne = int(np.sum(span == "NE"))
+            if n_ne > max_ne:
+                break
+            if aval[i] == "CR" and aval[j] == "CR" and all(a in ("CR", "NE") for a in span):
+                return "CR", adt[i]
+            if aval[j] in ("CR", "PR"):
+                seq = aval[i:j + 1]
+                cr_pos = np.flatnonzero(seq == "CR")
+                pr_pos = np.flatnonzero(seq == "PR")
+                if len(cr_pos) and len(pr_pos) and pr_pos.max() > cr_pos.min():
+                    break  # PR after CR within the span: not a confirmed response
+                if best is None:
+                    best, best_date = "PR", adt[i]
+                break
+    return best, best_date
+
+
+def cr_followed_by_pr(ovr: pd.DataFrame) -> pd.DataFrame:
+    """Subjects with a CR followed later by a PR (data issue to query at source)."""
+    r = ovr[ovr.ANL01FL == "Y"].sort_values(["USUBJID", "ADT"], kind="stable")
+    first_cr = r[r.AVALC == "CR"].groupby("USUBJID").ADT.min()
+    later_pr = r[(r.AVALC == "PR") & (r.ADT > r.USUBJID.map(first_cr))]
+    return later_pr[["USUBJID", "ADT"]].drop_duplicates("USUBJID").reset_index(drop=True)

@@ -1,0 +1,1 @@
+"""Summaries displayed by the notebooks (computed here, shown there)."""

@@ -1,0 +1,84 @@
+"""Summaries for notebooks 01-02: raw inventory, query log, populations, derivation checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..derive.tte import CNSR_TEXT
+
+
+def raw_inventory(raw: Path, dictionary: dict) -> pd.DataFrame:
+    rows = []
+    for f, spec in dictionary["files"].items():
+        p = Path(raw) / f"{f}.csv"
+        with open(p, encoding="utf-8") as fh:
+            n = sum(1 for _ in fh) - 1
+        rows.append({"FILE": p.name, "ROWS": n, "COLUMNS": len(spec["columns"]),
+                     "IDENTIFIER_COLUMNS": sum(1 for c in spec["columns"].values() if c.get("role") == "direct_identifier"),
+                     "DESCRIPTION": " ".join(str(spec["description"]).split())[:80]})
+    return pd.DataFrame(rows)
+
+
+def query_summary(queries: pd.DataFrame) -> pd.DataFrame:
+    if queries.empty:
+        return pd.DataFrame({"RULE": [], "TOTAL": []})
+    t = queries.pivot_table(index="RULE", columns="FILE", values="ROW", aggfunc="count", fill_value=0)
+    t["TOTAL"] = t.sum(axis=1)
+    return t.reset_index().rename_axis(columns=None)
+
+
+def query_listing(queries: pd.DataFrame, key: pd.DataFrame) -> pd.DataFrame:
+    """Queries other than rejected duplicate rows, with the pseudonym instead of the site id."""
+    q = queries[queries.RULE != "duplicate patient"].copy()
+    q.insert(2, "USUBJID", q.SUBJID.map(dict(zip(key.SUBJID, key.USUBJID))).fillna("-"))
+    return q.drop(columns=["SUBJID"]).reset_index(drop=True)
+
+
+def populations(adsl: pd.DataFrame) -> pd.DataFrame:
+    rows = [("Patients screened (unique)", len(adsl), "all patients in the screening log after de-duplication"),
+            ("Eligible = analysis set (EFFFL)", int((adsl.EFFFL == "Y").sum()), "all eligibility criteria met"),
+            ("Safety set (SAFFL)", int((adsl.SAFFL == "Y").sum()), "eligible and received at least one dose")]
+    return pd.DataFrame(rows, columns=["POPULATION", "N", "DEFINITION"])
+
+
+def bor_counts(adrs: pd.DataFrame) -> pd.DataFrame:
+    order = ["CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE", "MISSING"]
+    out = {}
+    for p in ("BOR", "CBOR"):
+        out[p] = adrs[adrs.PARAMCD == p].AVALC.value_counts().reindex(order, fill_value=0)
+    df = pd.DataFrame(out)
+    df.index.name = "RESPONSE"
+    return df.reset_index()
+
+
+def tte_counts(adtte: pd.DataFrame) -> pd.DataFrame:
+    g = adtte.groupby("PARAMCD", sort=True)
+    df = pd.DataFrame({"N": g.size(), "EVENTS": g.CNSR.agg(lambda c: int((c == 0).sum())),
+                       "CENSORED": g.CNSR.agg(lambda c: int((c > 0).sum()))})
+    reasons = adtte[adtte.CNSR > 0].groupby(["PARAMCD", "CNSR"]).size().unstack(fill_value=0)
+    reasons.columns = [f"CNSR={c}" for c in reasons.columns]
+    df = df.join(reasons).fillna(0).astype(int).reset_index()
+    return df
+
+
+def cnsr_legend() -> pd.DataFrame:
+    return pd.DataFrame({"CNSR": list(CNSR_TEXT), "MEANING": list(CNSR_TEXT.values())})
+
+
+def trae_overview(adae: pd.DataFrame) -> pd.DataFrame:
+    te = adae[(adae.TRTEMFL == "Y") & (adae.SAFFL == "Y")]
+    rel = te[te.AREL == "Y"]
+    rows = [("Patients with any TEAE", te.USUBJID.nunique()),
+            ("Patients with a treatment-related AE", rel.USUBJID.nunique()),
+            ("Patients with a grade 3-4 treatment-related AE", rel[rel.AETOXGR.isin([3, 4])].USUBJID.nunique()),
+            ("Patients with a grade 5 AE", te[te.AETOXGR == 5].USUBJID.nunique())]
+    top = rel.groupby("AEDECOD").USUBJID.nunique().sort_values(ascending=False, kind="stable").head(3)
+    rows += [(f"Treatment-related: {t}", int(n)) for t, n in top.items()]
+    return pd.DataFrame(rows, columns=["MEASURE", "PATIENTS"])
+
+
+def ne_reasons(adrs: pd.DataFrame) -> pd.DataFrame:
+    b = adrs[adrs.PARAMCD.isin(["BOR", "CBOR"]) & adrs.AVALC.isin(["NE", "MISSING"])]
+    return b[["USUBJID", "PARAMCD", "AVALC", "NE_REASON"]].reset_index(drop=True)
