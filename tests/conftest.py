@@ -39,3 +39,27 @@ def defects(fresh) -> pd.DataFrame:
 def read_raw(folder: Path, name: str) -> pd.DataFrame:
     """A raw file exactly as written: every value a string, empty fields as ''."""
     return pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False, encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def cleaned():
+    """Cleaning of the committed extract."""
+    from apec_sar.clean import clean_extract
+    return clean_extract(ROOT / "data" / "raw")
+
+
+@pytest.fixture(scope="session")
+def derived(cleaned):
+    """Derivation at the publication's cut-off (2022-07-03)."""
+    import datetime as dt
+
+    from apec_sar.derive import derive_all
+    return derive_all(cleaned, dt.date(2022, 7, 3))
+
+
+@pytest.fixture(scope="session")
+def committed_truth(tmp_path_factory) -> Path:
+    """Ground truth of the committed extract (regenerated; it is not committed)."""
+    base = tmp_path_factory.mktemp("truth")
+    generate(base / "raw", truth_dir=base / "truth")
+    return base / "truth"

@@ -66,7 +66,8 @@ class _Cleaner:
         """A raw column as an object Series (None for empty)."""
         return df[col].astype(object).where(df[col].notna(), None)
 
-    def dates(self, file: str, df: pd.DataFrame, col: str, complete: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def dates(self, file: str, df: pd.DataFrame, col: str, complete: bool = False,
+              count: bool = True) -> tuple[np.ndarray, np.ndarray]:
         raw = df[col]
         days, prec = D.parse(raw)
         bad = np.flatnonzero(prec == D.INVALID)
@@ -80,8 +81,9 @@ class _Cleaner:
                 i = part[0]
                 raise DataError(file, int(df.SRC_ROW.iloc[i]), col, "complete date",
                                 f"{raw.iloc[i]!r} is partial; this date must be complete")
-        iso_like = raw.str.match(r"^\d{4}-\d{2}-\d{2}$").fillna(True).to_numpy(dtype=bool)
-        self.harm.append((file, col, "date format -> ISO 8601", int(np.sum((prec == D.FULL) & ~iso_like))))
+        if count:
+            iso_like = raw.str.match(r"^\d{4}-\d{2}-\d{2}$").fillna(True).to_numpy(dtype=bool)
+            self.harm.append((file, col, "date format -> ISO 8601", int(np.sum((prec == D.FULL) & ~iso_like))))
         return days, prec
 
     def impute(self, file: str, df: pd.DataFrame, col: str, days, prec, rule: str, lower=None, upper=None,
@@ -149,7 +151,7 @@ class _Cleaner:
                                 f"{raw[f].SUBJID.iloc[i]!r} does not appear in screening_log.csv")
 
         # duplicate patients: the same ID-card number under two local ids
-        sdays, sprec = self.dates("screening_log", scr, "SCREEN_DATE", complete=True)
+        sdays, sprec = self.dates("screening_log", scr, "SCREEN_DATE", complete=True, count=False)
         scr = scr.assign(_SCREEN=sdays, _SITE=scr.SITE_ID.astype(int))
         order = scr.sort_values(["_SCREEN", "_SITE", "SUBJID"], kind="stable")
         first = order.drop_duplicates("ID_CARD_NO", keep="first").set_index("ID_CARD_NO").SUBJID.astype(object)

@@ -90,7 +90,7 @@ def ne_reasons(bor: pd.Series, ovr: pd.DataFrame, subj: pd.DataFrame, r: pd.Data
     reason = pd.Series(None, index=bor.index, dtype=object)
     anl01 = ovr[ovr.ANL01FL == "Y"]
     any_post = anl01.groupby("USUBJID").size().reindex(bor.index).fillna(0) > 0
-    all_ne = r.groupby("USUBJID").AVALC.agg(lambda s: bool((s == "NE").all())).reindex(bor.index).fillna(False)
+    all_ne = r.groupby("USUBJID").AVALC.agg(lambda s: bool((s == "NE").all())).reindex(bor.index, fill_value=False)
     early = r[r.AVALC.isin(["CR", "PR", "SD", "NON-CR/NON-PD"]) & ~late].groupby("USUBJID").size()
     early = early.reindex(bor.index).fillna(0) > 0
     in_r = r.groupby("USUBJID").size().reindex(bor.index).fillna(0) > 0
