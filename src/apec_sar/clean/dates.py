@@ -27,58 +27,85 @@ def _norm(values: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(v, r"-$", "")
 
 
+def _as_arrow(values) -> pa.Array:
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        cats = pa.array(list(values.cat.categories), type=pa.string())
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0).cast(pa.int32()), cats)
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.ArrowDtype):
+        return pa.chunked_array(values.array._pa_array).combine_chunks() if len(values) else pa.array([], pa.string())
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values
+    return pa.array(pd.Series(values, dtype=object), type=pa.string(), from_pandas=True)
+
+
 def parse(values) -> tuple[np.ndarray, np.ndarray]:
     """Parse site-formatted date strings.
 
     Returns (days, precision): days of the first possible date (MISSING if empty/invalid) and
-    precision FULL / MONTH / YEAR / EMPTY / INVALID per value.
+    precision FULL / MONTH / YEAR / EMPTY / INVALID per value. Each distinct string is parsed
+    once (dates repeat a lot in a big extract).
     """
-    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.ArrowDtype):
-        arr = pa.chunked_array(values.array._pa_array).combine_chunks() if len(values) else pa.array([], pa.string())
-    elif isinstance(values, pa.ChunkedArray):
-        arr = values.combine_chunks()
-    elif isinstance(values, pa.Array):
-        arr = values
-    else:
-        arr = pa.array(pd.Series(values, dtype=object), type=pa.string(), from_pandas=True)
+    arr = _as_arrow(values)
+    enc = arr if isinstance(arr.type, pa.DictionaryType) else arr.dictionary_encode()
+    days_u, prec_u = _parse_unique(enc.dictionary)
+    idx = enc.indices.to_numpy(zero_copy_only=False)
+    null = np.asarray(enc.indices.is_null(), dtype=bool)
+    idx = np.where(null, 0, idx).astype(np.int64)
+    if len(days_u) == 0:
+        return np.full(len(arr), MISSING, dtype=np.int64), np.full(len(arr), EMPTY, dtype=np.int8)
+    days = np.where(null, MISSING, days_u[idx])
+    prec = np.where(null, EMPTY, prec_u[idx]).astype(np.int8)
+    return days, prec
+
+
+def _parse_unique(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     n = len(arr)
-    empty = np.asarray(pc.fill_null(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arr)), 0), True), dtype=bool)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int8)
+    vals = arr.to_pylist()
+    empty = np.array([v is None or not v.strip() for v in vals], dtype=bool)
     norm = _norm(pc.fill_null(arr, ""))
-    excel = np.asarray(pc.match_substring_regex(norm, r"^\d{5}$"), dtype=bool)
-    parts = pc.extract_regex(norm, _PATTERN)
-    y = parts.field("y") if parts.type.num_fields else None
-    valid = np.asarray(pc.is_valid(parts), dtype=bool) & ~excel & ~empty
-    ys = np.asarray(pc.fill_null(y, "0"), dtype=object)
-    ms = np.asarray(pc.fill_null(parts.field("m"), ""), dtype=object)
-    ds = np.asarray(pc.fill_null(parts.field("d"), ""), dtype=object)
-    year = np.zeros(n, dtype=np.int64)
-    month = np.zeros(n, dtype=np.int64)
-    day = np.zeros(n, dtype=np.int64)
-    year[valid] = pa.array(ys[valid]).cast(pa.int64()).to_numpy()
-    m_known = valid & (ms != "") & (ms != "UNK")
-    d_known = m_known & (ds != "") & (ds != "UNK")
-    month[m_known] = pa.array(ms[m_known]).cast(pa.int64()).to_numpy()
-    day[d_known] = pa.array(ds[d_known]).cast(pa.int64()).to_numpy()
-    bad = valid & ((m_known & ((month < 1) | (month > 12))) | (~m_known & (ds != "") & (ds != "UNK"))
-                   | (year < 1900) | (year > 2100))
-    valid &= ~bad
-    prec = np.where(d_known, FULL, np.where(m_known, MONTH, YEAR)).astype(np.int8)
-    # first possible day of the period
-    mm = np.where(m_known & valid, month, 1)
-    first_of_month = ((np.where(valid, year, 1970) - 1970) * 12 + mm - 1).astype("datetime64[M]")
-    start = first_of_month.astype("datetime64[D]").astype(np.int64)
-    days = start + np.where(d_known, day - 1, 0)
-    # a day beyond the month's end is invalid (2021-02-30)
-    next_month = (first_of_month + 1).astype("datetime64[D]").astype(np.int64)
-    valid &= ~(d_known & (days >= next_month))
-    serial = np.zeros(n, dtype=np.int64)
-    if excel.any():
-        serial[excel] = pa.array(np.asarray(norm, dtype=object)[excel]).cast(pa.int64()).to_numpy()
-    ex_ok = excel & (serial >= 1) & (serial <= 73050)
-    days = np.where(ex_ok, serial + EXCEL_EPOCH, np.where(valid, days, MISSING))
-    prec = np.where(ex_ok, FULL, np.where(valid, prec, INVALID)).astype(np.int8)
-    prec[empty] = EMPTY
-    days[empty] = MISSING
+    normv = norm.to_pylist()
+    days = np.full(n, MISSING, dtype=np.int64)
+    prec = np.full(n, INVALID, dtype=np.int8)
+    import re
+    pat = re.compile(_PATTERN)
+    for i, v in enumerate(normv):
+        if empty[i]:
+            prec[i] = EMPTY
+            continue
+        if re.fullmatch(r"\d{5}", v):
+            serial = int(v)
+            if 1 <= serial <= 73050:
+                days[i], prec[i] = serial + EXCEL_EPOCH, FULL
+            continue
+        m = pat.match(v)
+        if not m:
+            continue
+        y = int(m.group("y"))
+        mo, d = m.group("m"), m.group("d")
+        if not 1900 <= y <= 2100:
+            continue
+        if mo is None or mo == "UNK":
+            if d is not None and d != "UNK":
+                continue
+            days[i], prec[i] = (np.datetime64(f"{y:04d}-01-01") - np.datetime64("1970-01-01")).astype(np.int64), YEAR
+            continue
+        mo = int(mo)
+        if not 1 <= mo <= 12:
+            continue
+        first = np.datetime64(f"{y:04d}-{mo:02d}-01")
+        if d is None or d == "UNK":
+            days[i], prec[i] = (first - np.datetime64("1970-01-01")).astype(np.int64), MONTH
+            continue
+        dd = int(d)
+        date = first + np.timedelta64(dd - 1, "D")
+        if dd < 1 or date.astype("datetime64[M]") != first.astype("datetime64[M]"):
+            continue
+        days[i], prec[i] = (date - np.datetime64("1970-01-01")).astype(np.int64), FULL
     return days, prec
 
 

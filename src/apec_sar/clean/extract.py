@@ -82,7 +82,7 @@ class _Cleaner:
                 raise DataError(file, int(df.SRC_ROW.iloc[i]), col, "complete date",
                                 f"{raw.iloc[i]!r} is partial; this date must be complete")
         if count:
-            iso_like = raw.str.match(r"^\d{4}-\d{2}-\d{2}$").fillna(True).to_numpy(dtype=bool)
+            iso_like = raw.str.match(r"^\d{4}-\d{2}-\d{2}$").astype("boolean").fillna(True).to_numpy(dtype=bool)
             self.harm.append((file, col, "date format -> ISO 8601", int(np.sum((prec == D.FULL) & ~iso_like))))
         return days, prec
 

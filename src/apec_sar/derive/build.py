@@ -103,7 +103,7 @@ def _adtr(ta: pd.DataFrame, ovr: pd.DataFrame) -> pd.DataFrame:
     t = t.drop(columns=["ANL02FL", "ANL03FL"])
     post = t[t.ANL01FL == "Y"].sort_values(["USUBJID", "ADT"])
     t["NADIR"] = np.nan
-    t.loc[post.index, "NADIR"] = post.groupby("USUBJID").AVAL.cummin().combine(post.BASE, min)
+    t.loc[post.index, "NADIR"] = np.minimum(post.groupby("USUBJID").AVAL.cummin(), post.BASE)
     t["PARAMCD"] = "SUMDIAM"
     return t.reset_index(drop=True)
 

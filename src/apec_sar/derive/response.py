@@ -90,7 +90,7 @@ def ne_reasons(bor: pd.Series, ovr: pd.DataFrame, subj: pd.DataFrame, r: pd.Data
     reason = pd.Series(None, index=bor.index, dtype=object)
     anl01 = ovr[ovr.ANL01FL == "Y"]
     any_post = anl01.groupby("USUBJID").size().reindex(bor.index).fillna(0) > 0
-    all_ne = r.groupby("USUBJID").AVALC.agg(lambda s: bool((s == "NE").all())).reindex(bor.index, fill_value=False)
+    all_ne = (r.AVALC == "NE").groupby(r.USUBJID).all().reindex(bor.index, fill_value=False)
     early = r[r.AVALC.isin(["CR", "PR", "SD", "NON-CR/NON-PD"]) & ~late].groupby("USUBJID").size()
     early = early.reindex(bor.index).fillna(0) > 0
     in_r = r.groupby("USUBJID").size().reindex(bor.index).fillna(0) > 0
@@ -112,18 +112,14 @@ def derive_confirmed_bor(ovr: pd.DataFrame, adsl: pd.DataFrame, sd_window: int =
     subj = adsl[["USUBJID", "TRTSDT", "NACTDT", "DTHDT"]].drop_duplicates("USUBJID").set_index("USUBJID")
     r = ovr[(ovr.ANL01FL == "Y") & (ovr.ANL02FL == "Y") & (ovr.ANL03FL == "Y")]
     r = r.merge(subj[["TRTSDT"]].reset_index(), on="USUBJID").sort_values(["USUBJID", "ADT"], kind="stable")
-    conf = {}
-    resp = r[r.AVALC.isin(["CR", "PR"])].USUBJID.unique()
-    rr = r[r.USUBJID.isin(resp)]
-    for usubjid, g in rr.groupby("USUBJID", sort=False):
-        conf[usubjid] = _confirm_one(g.AVALC.to_numpy(), g.ADT.to_numpy(), confirm_days, max_ne)
+    conf = confirmed_responses(r, confirm_days, max_ne)
     days = (r.ADT - r.TRTSDT).dt.days
     late = days >= sd_window
     out = pd.DataFrame(index=subj.index)
     out["AVALC"] = None
     out["ADT"] = pd.NaT
     for cat in ("CR", "PR"):
-        d = pd.Series({k: v[1] for k, v in conf.items() if v[0] == cat}, dtype="datetime64[ns]").reindex(out.index)
+        d = conf[conf.CAT == cat].set_index("USUBJID").ADT.reindex(out.index)
         take = out.AVALC.isna() & d.notna()
         out.loc[take, "AVALC"] = cat
         out.loc[take, "ADT"] = d[take]
@@ -139,34 +135,64 @@ def derive_confirmed_bor(ovr: pd.DataFrame, adsl: pd.DataFrame, sd_window: int =
     return out.reset_index()
 
 
-def _confirm_one(aval: np.ndarray, adt: np.ndarray, confirm_days: int, max_ne: int) -> tuple[str | None, object]:
-    """Best confirmed response of one subject's ordered records: ('CR'|'PR'|None, date)."""
-    best, best_date = None, None
-    n = len(aval)
-    for i in range(n):
-        if aval[i] not in ("CR", "PR"):
-            continue
-        for j in range(i + 1, n):
-            span = aval[i + 1:j]
-            if any(a not in ("CR", "PR", "NE") for a in span):
-                break
-            if (adt[j] - adt[i]) / np.timedelta64(1, "D") < confirm_days:
-                continue
-            n_ne = int(np.sum(span == "NE"))
-            if n_ne > max_ne:
-                break
-            if aval[i] == "CR" and aval[j] == "CR" and all(a in ("CR", "NE") for a in span):
-                return "CR", adt[i]
-            if aval[j] in ("CR", "PR"):
-                seq = aval[i:j + 1]
-                cr_pos = np.flatnonzero(seq == "CR")
-                pr_pos = np.flatnonzero(seq == "PR")
-                if len(cr_pos) and len(pr_pos) and pr_pos.max() > cr_pos.min():
-                    break  # PR after CR within the span: not a confirmed response
-                if best is None:
-                    best, best_date = "PR", adt[i]
-                break
-    return best, best_date
+def confirmed_responses(r: pd.DataFrame, confirm_days: int = CONFIRM_DAYS, max_ne: int = 1) -> pd.DataFrame:
+    """Per subject, the best confirmed response and the date of its first assessment.
+
+    r: the subject's analysis records (USUBJID, ADT, AVALC), any order. Vectorised over all
+    (i, j) pairs of records of a subject with i before j: CR at i is confirmed by a CR at j
+    >= ``confirm_days`` later with only CR/NE between; PR at i by a CR or PR at j with only
+    CR/PR/NE between and no PR after a CR within i..j; at most ``max_ne`` NE between.
+    Returns columns USUBJID, CAT ('CR' or 'PR'), ADT.
+    """
+    r = r[["USUBJID", "ADT", "AVALC"]].sort_values(["USUBJID", "ADT"], kind="stable").reset_index(drop=True)
+    has_resp = r.AVALC.isin(["CR", "PR"]).groupby(r.USUBJID).transform("any")
+    r = r[has_resp.to_numpy()].reset_index(drop=True)
+    empty = pd.DataFrame({"USUBJID": pd.Series(dtype=object), "CAT": pd.Series(dtype=object),
+                          "ADT": pd.Series(dtype="datetime64[ns]")})
+    if r.empty:
+        return empty
+    a = r.AVALC.to_numpy()
+    g = r.USUBJID.to_numpy()
+    pos = np.arange(len(r))
+    start = r.groupby("USUBJID", sort=False).cumcount().to_numpy()
+    first = pos - start                                  # position of the subject's first record
+    cum = {k: np.cumsum(v) for k, v in {"bad": ~np.isin(a, ["CR", "PR", "NE"]), "ne": a == "NE",
+                                          "pr": a == "PR", "sd": ~np.isin(a, ["CR", "NE"])}.items()}
+    # next CR at or after each position (within the subject), for the PR-after-CR rule
+    is_cr = a == "CR"
+    nxt = np.where(is_cr, pos, len(r))
+    nxt = np.minimum.accumulate(nxt[::-1])[::-1]
+    last_pos = pd.Series(pos).groupby(g).transform("max").to_numpy()
+    nxt = np.where(nxt > last_pos, len(r), nxt)
+    ii = pos[np.isin(a, ["CR", "PR"])]
+    size = (last_pos[ii] - ii)
+    rep = np.repeat(ii, size)
+    jj = rep + (np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size)) + 1
+    if len(jj) == 0:
+        return empty
+
+    def between(key):  # count in the open interval (i, j)
+        c = cum[key]
+        return c[jj - 1] - c[rep]
+
+    adt = r.ADT.to_numpy()
+    far = (adt[jj] - adt[rep]) >= np.timedelta64(confirm_days, "D")
+    ne_ok = between("ne") <= max_ne
+    cr_ok = (a[rep] == "CR") & (a[jj] == "CR") & (between("sd") == 0) & far & ne_ok
+    cr_after = nxt[rep]
+    pr_after_cr = (cr_after < jj) & ((cum["pr"][jj] - cum["pr"][np.minimum(cr_after, len(r) - 1)]) > 0)
+    pr_ok = (a[rep] == "PR") & np.isin(a[jj], ["CR", "PR"]) & (between("bad") == 0) & far & ne_ok & ~pr_after_cr
+    rows = []
+    for cat, ok in (("CR", cr_ok), ("PR", pr_ok)):
+        sel = rep[ok]
+        if len(sel):
+            rows.append(pd.DataFrame({"USUBJID": g[sel], "CAT": cat, "ADT": adt[sel]}))
+    if not rows:
+        return empty
+    out = pd.concat(rows, ignore_index=True)
+    out["_o"] = np.where(out.CAT == "CR", 0, 1)
+    out = out.sort_values(["USUBJID", "_o", "ADT"], kind="stable").drop_duplicates("USUBJID")
+    return out.drop(columns="_o").reset_index(drop=True)
 
 
 def cr_followed_by_pr(ovr: pd.DataFrame) -> pd.DataFrame:

@@ -52,7 +52,7 @@ def build_adex(ex: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "CYCLES": e.groupby("USUBJID").CYCLE.nunique(),
         "ANLDAYS": g.DAYS.sum(), "ANLCUMD": g.MG.sum(), "ANLDOSE0": g.DOSE.first(),
-        "ANLREDFL": g.DOSE_CHANGE.agg(lambda x: "Y" if (x == "Reduced").any() else "N"),
+        "ANLREDFL": (anl.DOSE_CHANGE == "Reduced").groupby(anl.USUBJID).any().map({True: "Y", False: "N"}),
         "ANLMIND": g.DOSE.min(),
         "DELAYS": e[e.DOSE_CHANGE == "Delayed"].groupby("USUBJID").CYCLE.nunique(),
         "PD1AGENT": pd1.groupby("USUBJID").DRUG.first(), "PD1N": pd1.groupby("USUBJID").size(),
