@@ -3,8 +3,8 @@
 Each measurement runs in its own Python process (so peak RSS is that step's alone) and writes
 to a temporary folder. Timings are printed, never asserted.
 
-    python -m apec_sar.bench                  # generator at 10^4, 10^5, 10^6 patients
-    python -m apec_sar.bench --sizes 10000    # a quick run
+    python -m apec_sar.bench                  # generator at 10^4, 10^5, 10^6; pipeline at 10^6
+    python -m apec_sar.bench --sizes 10000 --pipeline-sizes 10000    # a quick run
 """
 
 from __future__ import annotations
@@ -31,6 +31,24 @@ def _measure_generator(n: int, out: Path) -> dict:
             "rows": sum(s.rows.values()), "bytes": size}
 
 
+def _measure_pipeline(n: int, folder: Path) -> dict:
+    """Generate a scale-mode cohort of n patients (not timed), then time cleaning +
+    derivation of it, partitioned by patient over two worker processes."""
+    import datetime as dt
+
+    from . import scale
+    from .synth import generate
+
+    raw = folder / "raw"
+    generate(raw, patients=n, mode="scale", truth_dir=None)
+    parts = max(1, -(-n // 100_000))
+    r = scale.run(raw, folder / "work", dt.date(2022, 7, 3), partitions=parts, workers=2)
+    self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"wall_s": r.seconds_total, "split_s": r.seconds_split, "analysed": r.patients_analysed,
+            "peak_rss_mb": self_mb, "peak_worker_mb": scale.peak_children_mb(), "partitions": parts,
+            "reconciles": bool((r.reconciliation.RECONCILES == "yes").all())}
+
+
 def _child(task: str, n: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="apec-bench-") as tmp:
         cmd = [sys.executable, "-m", "apec_sar.bench", "--child", task, str(n), tmp]
@@ -42,12 +60,16 @@ def _child(task: str, n: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m apec_sar.bench")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
+                    help="generator benchmark sizes")
+    ap.add_argument("--pipeline-sizes", type=int, nargs="*", default=[1_000_000],
+                    help="cleaning + derivation benchmark sizes")
     ap.add_argument("--child", nargs=3, metavar=("TASK", "N", "DIR"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         task, n, folder = args.child[0], int(args.child[1]), Path(args.child[2])
-        print(json.dumps({"generator": _measure_generator}[task](n, folder / "raw")))
+        fn = {"generator": lambda n, f: _measure_generator(n, f / "raw"), "pipeline": _measure_pipeline}[task]
+        print(json.dumps(fn(n, folder)))
         return 0
     print(f"APEC SAR benchmark ({os.cpu_count()} cores); each row is a separate process")
     print(f"{'step':<34}{'patients':>12}{'wall s':>10}{'peak MB':>10}{'rows':>14}{'MB written':>12}")
@@ -55,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         r = _child("generator", n)
         print(f"{'synthetic generator (scale mode)':<34}{n:>12,d}{r['wall_s']:>10.1f}{r['peak_rss_mb']:>10.0f}"
               f"{r['rows']:>14,d}{r['bytes'] / 1e6:>12.0f}", flush=True)
+    for n in args.pipeline_sizes:
+        r = _child("pipeline", n)
+        print(f"{'cleaning + derivation':<34}{n:>12,d}{r['wall_s']:>10.1f}{r['peak_rss_mb']:>10.0f}"
+              f"   ({r['partitions']} partitions, 2 workers, each worker's peak {r['peak_worker_mb']:.0f} MB; "
+              f"split {r['split_s']:.1f} s; {r['analysed']:,d} analysed; reconciles: {r['reconciles']})", flush=True)
     return 0
 
 

@@ -54,8 +54,9 @@ class CleanResult:
 
 
 class _Cleaner:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, subject_key: pd.DataFrame | None = None):
         self.folder = Path(folder)
+        self.subject_key = subject_key
         self.log = QueryLog()
         self.spec = load_dictionary()["files"]
         self.harm: list[tuple[str, str, str, int]] = []
@@ -169,9 +170,12 @@ class _Cleaner:
         scr = raw["screening_log"]
         scr = scr.assign(_SITE=scr.SITE_ID.astype(int)).sort_values(["_SITE", "SUBJID"], kind="stable")
         width = max(4, len(str(len(scr))))
-        key = pd.DataFrame({"SUBJID": scr.SUBJID.astype(object).to_numpy(),
-                            "USUBJID": [f"APEC-{i:0{width}d}" for i in range(1, len(scr) + 1)],
-                            "SITEID": scr._SITE.to_numpy()})
+        if self.subject_key is not None:  # a partition of a bigger extract: the global pseudonyms
+            key = self.subject_key[self.subject_key.SUBJID.isin(set(scr.SUBJID.astype(object)))].reset_index(drop=True)
+        else:
+            key = pd.DataFrame({"SUBJID": scr.SUBJID.astype(object).to_numpy(),
+                                "USUBJID": [f"APEC-{i:0{width}d}" for i in range(1, len(scr) + 1)],
+                                "SITEID": scr._SITE.to_numpy()})
         usub = dict(zip(key.SUBJID, key.USUBJID))
         for f in ("demographics", "baseline_disease"):
             self.unique_key(f, raw[f], ["SUBJID"])
@@ -435,10 +439,12 @@ class _Cleaner:
                              "THERAPY_CLASS": drugs.CLASS.to_numpy(), "START_DATE": D.to_datetime(s), "START_DATE_F": sflag})
 
 
-def clean_extract(folder: Path | None = None) -> CleanResult:
-    """Clean ``folder`` (default ``data/raw``); see the module docstring for the rules."""
+def clean_extract(folder: Path | None = None, subject_key: pd.DataFrame | None = None) -> CleanResult:
+    """Clean ``folder`` (default ``data/raw``); see the module docstring for the rules.
+    ``subject_key`` (SUBJID, USUBJID, SITEID) fixes the pseudonyms when ``folder`` is one
+    partition of a bigger extract (:mod:`apec_sar.scale`)."""
     from ..paths import raw_dir
-    return _Cleaner(Path(folder or raw_dir())).run()
+    return _Cleaner(Path(folder or raw_dir()), subject_key).run()
 
 
 def save_clean(result: CleanResult, folder: Path) -> None:
