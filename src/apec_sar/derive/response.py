@@ -53,35 +53,45 @@ def _first_date(df: pd.DataFrame, mask) -> pd.Series:
     return df[mask].groupby("USUBJID").ADT.min()
 
 
-def derive_bor(ovr: pd.DataFrame, adsl: pd.DataFrame, sd_window: int = SD_WINDOW_DAYS) -> pd.DataFrame:
-    """Unconfirmed BOR per subject of ``adsl`` (one row each): AVALC, ADT, NE_REASON.
-
-    ovr must carry the ANL flags (see :func:`flag_records`).
-    """
+def _analysis_records(ovr: pd.DataFrame, adsl: pd.DataFrame, sd_window: int):
+    """Subjects, their BOR records (ANL01 & ANL02 & ANL03), and which are >= sd_window days."""
     subj = adsl[["USUBJID", "TRTSDT", "NACTDT", "DTHDT"]].drop_duplicates("USUBJID").set_index("USUBJID")
     r = ovr[(ovr.ANL01FL == "Y") & (ovr.ANL02FL == "Y") & (ovr.ANL03FL == "Y")]
-    r = r.merge(subj[["TRTSDT"]].reset_index(), on="USUBJID")
-    days = (r.ADT - r.TRTSDT).dt.days
-    late = days >= sd_window
-    cats = [
-        ("CR", r.AVALC == "CR"),
-        ("PR", r.AVALC == "PR"),
-        ("SD", r.AVALC.isin(["CR", "PR", "SD"]) & late),
-        ("NON-CR/NON-PD", (r.AVALC == "NON-CR/NON-PD") & late),
-        ("PD", r.AVALC == "PD"),
-        ("NE", r.AVALC.isin(list(EVALUABLE))),
-    ]
+    r = r.merge(subj[["TRTSDT"]].reset_index(), on="USUBJID").sort_values(["USUBJID", "ADT"], kind="stable")
+    late = (r.ADT - r.TRTSDT).dt.days >= sd_window
+    return subj, r, late
+
+
+def _non_response_categories(r: pd.DataFrame, late: pd.Series) -> list[tuple[str, pd.Series]]:
+    return [("SD", _first_date(r, r.AVALC.isin(["CR", "PR", "SD"]) & late)),
+            ("NON-CR/NON-PD", _first_date(r, (r.AVALC == "NON-CR/NON-PD") & late)),
+            ("PD", _first_date(r, r.AVALC == "PD")),
+            ("NE", _first_date(r, r.AVALC.isin(list(EVALUABLE))))]
+
+
+def _first_applicable(candidates: list[tuple[str, pd.Series]], ovr, subj, r, late, sd_window) -> pd.DataFrame:
+    """The first category (in the given order) a subject has, its first date, else MISSING."""
     out = pd.DataFrame(index=subj.index)
     out["AVALC"] = None
     out["ADT"] = pd.NaT
-    for name, mask in cats:
-        d = _first_date(r, mask).reindex(out.index)
+    for name, dates in candidates:
+        d = dates.reindex(out.index)
         take = out.AVALC.isna() & d.notna()
         out.loc[take, "AVALC"] = name
         out.loc[take, "ADT"] = d[take]
     out["AVALC"] = out.AVALC.fillna("MISSING")
     out["NE_REASON"] = ne_reasons(out.AVALC, ovr, subj, r, late, sd_window)
     return out.reset_index()
+
+
+def derive_bor(ovr: pd.DataFrame, adsl: pd.DataFrame, sd_window: int = SD_WINDOW_DAYS) -> pd.DataFrame:
+    """Unconfirmed BOR per subject of ``adsl`` (one row each): AVALC, ADT, NE_REASON.
+
+    ovr must carry the ANL flags (see :func:`flag_records`).
+    """
+    subj, r, late = _analysis_records(ovr, adsl, sd_window)
+    cats = [("CR", _first_date(r, r.AVALC == "CR")), ("PR", _first_date(r, r.AVALC == "PR"))]
+    return _first_applicable(cats + _non_response_categories(r, late), ovr, subj, r, late, sd_window)
 
 
 def ne_reasons(bor: pd.Series, ovr: pd.DataFrame, subj: pd.DataFrame, r: pd.DataFrame, late: pd.Series,
@@ -109,30 +119,10 @@ def derive_confirmed_bor(ovr: pd.DataFrame, adsl: pd.DataFrame, sd_window: int =
                          confirm_days: int = CONFIRM_DAYS, max_ne: int = 1) -> pd.DataFrame:
     """Confirmed BOR per subject: AVALC, ADT (first date of the confirmed response or of the
     category), NE_REASON."""
-    subj = adsl[["USUBJID", "TRTSDT", "NACTDT", "DTHDT"]].drop_duplicates("USUBJID").set_index("USUBJID")
-    r = ovr[(ovr.ANL01FL == "Y") & (ovr.ANL02FL == "Y") & (ovr.ANL03FL == "Y")]
-    r = r.merge(subj[["TRTSDT"]].reset_index(), on="USUBJID").sort_values(["USUBJID", "ADT"], kind="stable")
-    conf = confirmed_responses(r, confirm_days, max_ne)
-    days = (r.ADT - r.TRTSDT).dt.days
-    late = days >= sd_window
-    out = pd.DataFrame(index=subj.index)
-    out["AVALC"] = None
-    out["ADT"] = pd.NaT
-    for cat in ("CR", "PR"):
-        d = conf[conf.CAT == cat].set_index("USUBJID").ADT.reindex(out.index)
-        take = out.AVALC.isna() & d.notna()
-        out.loc[take, "AVALC"] = cat
-        out.loc[take, "ADT"] = d[take]
-    for name, mask in [("SD", r.AVALC.isin(["CR", "PR", "SD"]) & late),
-                       ("NON-CR/NON-PD", (r.AVALC == "NON-CR/NON-PD") & late),
-                       ("PD", r.AVALC == "PD"), ("NE", r.AVALC.isin(list(EVALUABLE)))]:
-        d = _first_date(r, mask).reindex(out.index)
-        take = out.AVALC.isna() & d.notna()
-        out.loc[take, "AVALC"] = name
-        out.loc[take, "ADT"] = d[take]
-    out["AVALC"] = out.AVALC.fillna("MISSING")
-    out["NE_REASON"] = ne_reasons(out.AVALC, ovr, subj, r, late, sd_window)
-    return out.reset_index()
+    subj, r, late = _analysis_records(ovr, adsl, sd_window)
+    conf = confirmed_responses(r, confirm_days, max_ne).set_index("USUBJID")
+    cats = [(c, conf[conf.CAT == c].ADT) for c in ("CR", "PR")]
+    return _first_applicable(cats + _non_response_categories(r, late), ovr, subj, r, late, sd_window)
 
 
 def confirmed_responses(r: pd.DataFrame, confirm_days: int = CONFIRM_DAYS, max_ne: int = 1) -> pd.DataFrame:
