@@ -1,0 +1,181 @@
+"""Kaplan-Meier estimation with explicit methods (SAR_SPEC 6), matching R ``survival``.
+
+- Survival: product-limit; Greenwood variance; ``std_err`` is the standard error of the
+  cumulative hazard / log survival, sqrt(sum d / (n (n - d))), as R's ``survfit`` reports it.
+- Pointwise CI transform ``conf_type``: ``"plain"`` (S +/- z se S, clipped to [0, 1]),
+  ``"log"`` (S exp(+/- z se); R's default) or ``"log-log"`` (exp(-exp(log(-log S) +/- z se /
+  log S)); SAS LIFETEST's default and the SAR's). Undefined at S = 1 (log-log) or S = 0.
+- Quantiles (median, quartiles) and their CIs: Brookmeyer-Crowley, i.e. the same quantile rule
+  applied to the lower and upper pointwise bands -- a port of R's ``quantile.survfit``
+  (``findq``): where the curve is flat exactly at the target the midpoint of the flat stretch is
+  taken. A bound the band never reaches is ``NaN`` ("NE", not estimable).
+- Landmark rates: S(t) and its CI at a time t (step function, right-continuous).
+- Median follow-up: reverse Kaplan-Meier (censorings as events).
+- Symmetric "median +/- 1.96 SE" CI as SPSS prints it, with SE from Collett's density
+  estimate; used only to compare with the publication's symmetric CIs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import norm
+
+CONF_TYPES = ("plain", "log", "log-log")
+TOLERANCE = np.sqrt(np.finfo(float).eps)
+
+
+@dataclass
+class KaplanMeier:
+    time: np.ndarray        # every distinct time (events and censorings), ascending
+    n_risk: np.ndarray
+    n_event: np.ndarray
+    n_censor: np.ndarray
+    surv: np.ndarray
+    std_err: np.ndarray     # SE of log S (R's survfit std.err)
+    lower: np.ndarray
+    upper: np.ndarray
+    conf_type: str
+    conf_level: float
+    n: int
+
+    @property
+    def events(self) -> int:
+        return int(self.n_event.sum())
+
+
+def kaplan_meier(time, event, conf_type: str = "log-log", conf_level: float = 0.95) -> KaplanMeier:
+    """time: follow-up times (> 0); event: 1 = event, 0 = censored."""
+    if conf_type not in CONF_TYPES:
+        raise ValueError(f"conf_type must be one of {CONF_TYPES}, not {conf_type!r}")
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event, dtype=int)
+    if t.shape != e.shape or t.ndim != 1:
+        raise ValueError("time and event must be 1-d arrays of equal length")
+    if len(t) == 0:
+        raise ValueError("no observations")
+    if np.any(np.isnan(t)) or np.any(t < 0):
+        raise ValueError("times must be non-negative and not missing")
+    ut = np.unique(t)
+    idx = np.searchsorted(ut, t)
+    d = np.bincount(idx, weights=e, minlength=len(ut))
+    c = np.bincount(idx, weights=1 - e, minlength=len(ut))
+    tot = np.bincount(idx, minlength=len(ut))
+    n = len(t) - np.concatenate([[0], np.cumsum(tot)[:-1]])
+    s = np.cumprod(1 - d / n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inc = np.where(n > d, d / (n * (n - d)), np.where(d > 0, np.inf, 0.0))
+    se = np.sqrt(np.cumsum(inc))
+    lo, hi = _bands(s, se, conf_type, conf_level)
+    return KaplanMeier(ut, n, d, c, s, se, lo, hi, conf_type, conf_level, len(t))
+
+
+def _bands(s, se, conf_type, conf_level):
+    z = norm.ppf(1 - (1 - conf_level) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conf_type == "plain":
+            lo, hi = np.clip(s - z * se * s, 0, 1), np.clip(s + z * se * s, 0, 1)
+        elif conf_type == "log":
+            lo, hi = s * np.exp(-z * se), np.minimum(s * np.exp(z * se), 1)
+            lo = np.where(s > 0, lo, np.nan)
+            hi = np.where(s > 0, hi, np.nan)
+        else:
+            xx = np.where((s > 0) & (s < 1), np.log(-np.log(s)), np.nan)
+            a = np.exp(-np.exp(xx + z * se / np.log(s)))
+            b = np.exp(-np.exp(xx - z * se / np.log(s)))
+            lo, hi = np.minimum(a, b), np.maximum(a, b)
+    lo = np.where(np.isinf(se), np.nan, lo)
+    hi = np.where(np.isinf(se), np.nan, hi)
+    return lo, hi
+
+
+def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = TOLERANCE) -> float:
+    """R survival:::findq for one probability: x times (with the origin first), y = 1 - S."""
+    ok = ~np.isnan(y)
+    x, y = x[ok], y[ok]
+    if len(y) == 0 or np.max(y) < p:
+        return np.nan
+    xmax = x[-1]
+    keep = np.concatenate([[True], np.diff(y) != 0]) if len(y) else np.zeros(0, bool)
+    # R's duplicated() drops any repeat of an earlier value, not only consecutive ones; y is
+    # monotone so the two agree
+    x, y = x[keep], y[keep]
+    n = len(y)
+
+    def first_at_least(yy):
+        hits = np.flatnonzero(yy >= p)
+        return int(hits[0]) if len(hits) else -1
+
+    i1, i2 = first_at_least(y + tol), first_at_least(y - tol)
+    q = (x[i1] + x[i2]) / 2 if i1 >= 0 and i2 >= 0 else np.nan
+    if p == 0:
+        q = x[0]
+    if abs(p - y[n - 1]) < tol:   # the curve ends exactly at the target: midpoint to the last time
+        q = (x[i1] + xmax) / 2 if i1 >= 0 else np.nan
+    return float(q)
+
+
+def quantile(km: KaplanMeier, p: float) -> tuple[float, float, float]:
+    """The time by which a fraction p has had the event (p = 0.5: the median), with its
+    Brookmeyer-Crowley CI: (estimate, lower, upper); NaN where not reached."""
+    x = np.concatenate([[0.0], km.time])
+    est = _findq(x, np.concatenate([[0.0], 1 - km.surv]), p)
+    lo = _findq(x, np.concatenate([[0.0], 1 - km.lower]), p)   # lower band reaches it first
+    hi = _findq(x, np.concatenate([[0.0], 1 - km.upper]), p)
+    return est, lo, hi
+
+
+def survival_at(km: KaplanMeier, t: float) -> tuple[float, float, float, int]:
+    """S(t) with its pointwise CI, and the number at risk just after t (landmark rate)."""
+    i = np.searchsorted(km.time, t, side="right") - 1
+    if i < 0:
+        return 1.0, 1.0, 1.0, km.n
+    if t > km.time[-1]:
+        return np.nan, np.nan, np.nan, 0
+    at_risk = int(km.n_risk[i + 1]) if i + 1 < len(km.time) else 0
+    return float(km.surv[i]), float(km.lower[i]), float(km.upper[i]), at_risk
+
+
+def number_at_risk(km: KaplanMeier, times) -> np.ndarray:
+    """Patients still at risk at each time (time >= t), as printed under a KM plot."""
+    out = []
+    for t in times:
+        i = np.searchsorted(km.time, t, side="left")
+        out.append(int(km.n_risk[i]) if i < len(km.time) else 0)
+    return np.array(out)
+
+
+def reverse_km_median_followup(time, event, conf_type: str = "log-log") -> tuple[float, float, float]:
+    """Median follow-up by reverse Kaplan-Meier (Schemper & Smith): censoring is the 'event'."""
+    km = kaplan_meier(time, 1 - np.asarray(event, dtype=int), conf_type)
+    return quantile(km, 0.5)
+
+
+def spss_median_ci(km: KaplanMeier, conf_level: float = 0.95) -> tuple[float, float, float, float]:
+    """Median with a symmetric CI, median +/- z SE (the form SPSS prints).
+
+    SE(median) = SE(S(median)) / f, with the Greenwood SE on the survival scale and the density
+    f estimated from the event times u and l around the median with S(u) >= 0.55 (largest such
+    u) and S(l) <= 0.45 (smallest such l): f = (S(u) - S(l)) / (l - u) (Collett 2015, 2.4.1).
+    SPSS's own algorithm is not published; this is the textbook form. Returns (median, SE,
+    lower, upper); NaN where not estimable.
+    """
+    med = quantile(km, 0.5)[0]
+    if np.isnan(med):
+        return np.nan, np.nan, np.nan, np.nan
+    ev = km.n_event > 0
+    t, s = km.time[ev], km.surv[ev]
+    i = np.searchsorted(km.time, med, side="right") - 1
+    se_s = km.surv[i] * km.std_err[i]
+    up = np.flatnonzero(s >= 0.55)
+    low = np.flatnonzero(s <= 0.45)
+    u = t[up[-1]] if len(up) else 0.0
+    su = s[up[-1]] if len(up) else 1.0
+    if not len(low):
+        return med, np.nan, np.nan, np.nan
+    lt, sl = t[low[0]], s[low[0]]
+    f = (su - sl) / (lt - u)
+    se = se_s / f
+    z = norm.ppf(1 - (1 - conf_level) / 2)
+    return med, se, med - z * se, med + z * se
