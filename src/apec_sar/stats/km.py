@@ -131,8 +131,8 @@ def survival_at(km: KaplanMeier, t: float) -> tuple[float, float, float, int]:
     i = np.searchsorted(km.time, t, side="right") - 1
     if i < 0:
         return 1.0, 1.0, 1.0, km.n
-    if t > km.time[-1]:
-        return np.nan, np.nan, np.nan, 0
+    # past the last time R (summary.survfit, extend = TRUE) carries the last values forward;
+    # tables print such a rate only with the number at risk (0) beside it
     at_risk = int(km.n_risk[i + 1]) if i + 1 < len(km.time) else 0
     return float(km.surv[i]), float(km.lower[i]), float(km.upper[i]), at_risk
 
