@@ -17,13 +17,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .clean.errors import DataError, QueryLog
 from .dictionary import columns as dict_columns
 
 STRING = pd.ArrowDtype(pa.string())
 
 
-def _encoding_error(path: Path, file: str) -> DataError:
+def _encoding_error(path: Path, file: str):
+    from .clean.errors import DataError
     data = path.read_bytes()
     for i, line in enumerate(data.split(b"\n")):
         try:
@@ -36,9 +36,10 @@ def _encoding_error(path: Path, file: str) -> DataError:
     return DataError(file, None, None, "encoding", "not valid UTF-8")
 
 
-def read_raw(folder: Path, file: str, log: QueryLog | None = None) -> pd.DataFrame:
-    """Read ``folder/file.csv``: Arrow-backed string columns in dictionary order plus
-    ``SRC_ROW`` (1-based data row)."""
+def read_raw(folder: Path, file: str, log=None) -> pd.DataFrame:
+    """Read ``folder/file.csv``: categorical string columns in dictionary order plus
+    ``SRC_ROW`` (1-based data row). ``log``: a QueryLog for recoverable structure problems."""
+    from .clean.errors import DataError
     path = Path(folder) / f"{file}.csv"
     if not path.is_file():
         raise DataError(file, None, None, "file present", f"{path} does not exist")

@@ -1,0 +1,1 @@
+"""Analyses that turn ADaM datasets into ARD rows (statistics first, formatting second)."""

@@ -1,0 +1,63 @@
+"""Tables formatted from the ARD (great_tables, with fixed ids so outputs are stable)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from great_tables import GT
+
+from .stats.rounding import fmt
+
+
+def show(gt: GT):
+    """Display a GT as plain HTML (no environment-dependent styling; nbval-stable)."""
+    from IPython.display import HTML
+    return HTML(gt.as_raw_html(make_page=False, all_important=False))
+
+
+def _v(ard: pd.DataFrame, param: str, stat: str, group: str = "All") -> float:
+    r = ard[(ard.PARAMETER == param) & (ard.STAT == stat) & (ard.GROUP == group)]
+    return float(r.VALUE.iloc[0]) if len(r) else float("nan")
+
+
+def ci(est: float, lo: float, hi: float, d: int = 2) -> str:
+    return f"{fmt(est, d)} ({fmt(lo, d)}, {fmt(hi, d)})"
+
+
+def ttet01(ard: pd.DataFrame, params: list[str], labels: dict[str, str]) -> pd.DataFrame:
+    """TTET01 rows: events, censored, median/quartiles (95% CI), 6/12-month rates."""
+    rows = []
+
+    def add(label, key=None, vals=None):
+        rows.append({"Statistic": label, **(vals or {})})
+
+    n = {p: int(_v(ard, p, "N")) for p in params}
+    add("Patients, N", vals={labels[p]: str(n[p]) for p in params})
+    add("Events, n (%)", vals={labels[p]: f"{int(_v(ard, p, 'EVENTS_N'))} ({fmt(_v(ard, p, 'EVENTS_PCT'), 1)})"
+                                for p in params})
+    kinds = sorted({s[len("EVENTS_N["):-1] for s in ard.STAT if s.startswith("EVENTS_N[")})
+    for k in kinds:
+        add(f"  {k}", vals={labels[p]: str(int(v)) if v == v else "0"
+                            for p in params for v in [_v(ard, p, f'EVENTS_N[{k}]')]})
+    add("Censored, n", vals={labels[p]: str(int(_v(ard, p, "CENSORED_N"))) for p in params})
+    kinds = sorted({s[len("CENSORED_N["):-1] for s in ard.STAT if s.startswith("CENSORED_N[")})
+    for k in kinds:
+        add(f"  {k}", vals={labels[p]: str(int(v)) if v == v else "0"
+                            for p in params for v in [_v(ard, p, f'CENSORED_N[{k}]')]})
+    for name, lab in (("MEDIAN", "Median, months (95% CI)"), ("Q1", "25th percentile (95% CI)"),
+                      ("Q3", "75th percentile (95% CI)")):
+        add(lab, vals={labels[p]: ci(_v(ard, p, name), _v(ard, p, f"{name}_LCL"), _v(ard, p, f"{name}_UCL"))
+                       for p in params})
+    for m in (6, 12):
+        add(f"{m}-month rate, % (95% CI)", vals={labels[p]: ci(_v(ard, p, f"RATE_{m}M"), _v(ard, p, f"RATE_{m}M_LCL"),
+                                                                _v(ard, p, f"RATE_{m}M_UCL"), 1) for p in params})
+        add(f"  at risk at {m} months", vals={labels[p]: str(int(_v(ard, p, f"AT_RISK_{m}M"))) for p in params})
+    add("Median follow-up, months (95% CI)", vals={labels[p]: ci(_v(ard, p, "FOLLOWUP_MEDIAN"), _v(ard, p, "FOLLOWUP_LCL"),
+                                                                 _v(ard, p, "FOLLOWUP_UCL")) for p in params})
+    return pd.DataFrame(rows)
+
+
+def gt_table(df: pd.DataFrame, table_id: str, title: str, subtitle: str, notes: list[str]) -> GT:
+    g = GT(df, id=table_id).tab_header(title=title, subtitle=subtitle)
+    for n in notes:
+        g = g.tab_source_note(n)
+    return g
