@@ -73,3 +73,57 @@ def risk_table(curves: dict[str, K.KaplanMeier], step: float = 3.0, xmax: float 
     ticks = np.arange(0, xmax + step, step)
     return pd.DataFrame({label: K.number_at_risk(km, ticks) for label, km in curves.items()},
                         index=pd.Index([f"{t:g}" for t in ticks], name="Months"))
+
+
+BOR_COLOURS = {"CR": "#1a7837", "PR": "#5aae61", "SD": "#4393c3", "PD": "#d6604d", "NE": "#999999",
+               "MISSING": "#cccccc", "NON-CR/NON-PD": "#92c5de"}
+
+
+def waterfall(best):
+    """Best % change in the sum of target lesions per patient, coloured by BOR, with the
+    RECIST -30 % and +20 % reference lines."""
+    with plt.rc_context(STYLE):
+        b = best.dropna(subset=["BEST_PCHG"]).reset_index(drop=True)
+        fig, ax = plt.subplots(figsize=(6.5, 3.6))
+        ax.bar(np.arange(len(b)), b.BEST_PCHG, color=[BOR_COLOURS[x] for x in b.BOR], width=0.8)
+        for y, ls in ((20, "--"), (-30, "--"), (0, "-")):
+            ax.axhline(y, color="grey", lw=0.7, ls=ls)
+        ax.set_xticks([])
+        ax.set_xlabel("Patients (ordered by best change)")
+        ax.set_ylabel("Best change from baseline in\nsum of target lesions (%)")
+        handles = [plt.Rectangle((0, 0), 1, 1, color=BOR_COLOURS[k]) for k in BOR_COLOURS if k in set(b.BOR)]
+        ax.legend(handles, [k for k in BOR_COLOURS if k in set(b.BOR)], title="BOR", frameon=False, fontsize=8)
+        fig.tight_layout()
+    return fig
+
+
+def swimmer(sw):
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.5, 5.2))
+        y = np.arange(len(sw))
+        ax.barh(y, sw.FU_END, color="#dddddd", height=0.7, label="Follow-up")
+        ax.barh(y, sw.TRT_END, color=[BOR_COLOURS[b] for b in sw.BOR], height=0.7, label="On treatment")
+        ax.plot(sw.RESPONSE, y, "^", color="black", ms=5, label="First response")
+        ax.plot(sw.PROGRESSION, y, "o", mfc="white", mec="#b2182b", ms=5, label="Progression")
+        ax.plot(sw.DEATH, y, "x", color="black", ms=5, label="Death")
+        ong = sw[sw.ONGOING]
+        ax.plot(ong.TRT_END + 0.4, y[sw.ONGOING.to_numpy()], ">", color="black", ms=4, label="Treatment ongoing")
+        ax.set_yticks(y)
+        ax.set_yticklabels(sw.USUBJID, fontsize=6)
+        ax.set_xlabel("Months since first dose")
+        ax.legend(frameon=False, fontsize=7, loc="lower right")
+        fig.tight_layout()
+    return fig
+
+
+def spider(sp):
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.5, 3.8))
+        for u, g in sp.groupby("USUBJID", sort=True):
+            ax.plot(g.MONTHS, g.PCHG, "-o", ms=2.5, lw=0.9, color=BOR_COLOURS[g.BOR.iloc[0]])
+        for yv in (20, -30):
+            ax.axhline(yv, color="grey", lw=0.7, ls="--")
+        ax.set_xlabel("Months since first dose")
+        ax.set_ylabel("Change from baseline in\nsum of target lesions (%)")
+        fig.tight_layout()
+    return fig

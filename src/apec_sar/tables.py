@@ -61,3 +61,20 @@ def gt_table(df: pd.DataFrame, table_id: str, title: str, subtitle: str, notes: 
     for n in notes:
         g = g.tab_source_note(n)
     return g
+
+
+def rspt01(ard: pd.DataFrame, params: list[str], labels: dict[str, str]) -> pd.DataFrame:
+    """RSPT01 rows: BOR categories n (%), ORR and DCR with exact 95% CIs."""
+    from .analysis.response import CATEGORIES
+    rows = [{"Statistic": "Patients, N", **{labels[p]: str(int(_v(ard, p, "N"))) for p in params}}]
+    for c in CATEGORIES:
+        if c in ("NON-CR/NON-PD",) and all(_v(ard, p, f"n[{c}]") == 0 for p in params):
+            continue
+        rows.append({"Statistic": f"{c}, n (%)", **{labels[p]: f"{int(_v(ard, p, f'n[{c}]'))} ({fmt(_v(ard, p, f'pct[{c}]'), 1)})"
+                                                     for p in params}})
+    for name, lab in (("ORR", "Objective response rate (CR + PR)"), ("DCR", "Disease control rate (CR + PR + SD)")):
+        rows.append({"Statistic": f"{lab}, n (%)", **{labels[p]: f"{int(_v(ard, p, f'{name}_N'))} ({fmt(_v(ard, p, name), 1)})"
+                                                       for p in params}})
+        rows.append({"Statistic": "  95% CI (Clopper-Pearson)", **{labels[p]: f"{fmt(_v(ard, p, f'{name}_LCL'), 1)}, {fmt(_v(ard, p, f'{name}_UCL'), 1)}"
+                                                                   for p in params}})
+    return pd.DataFrame(rows)
