@@ -127,3 +127,23 @@ def spider(sp):
         ax.set_ylabel("Change from baseline in\nsum of target lesions (%)")
         fig.tight_layout()
     return fig
+
+
+GRADE_COLOURS = {"G1": "#c6dbef", "G2": "#6baed6", "G3": "#fd8d3c", "G4": "#d94801", "G5": "#000000"}
+
+
+def ae_grade_chart(counts, n: int):
+    """Horizontal stacked bars: % of patients by worst CTCAE grade per treatment-related AE term."""
+    with plt.rc_context(STYLE):
+        c = counts.iloc[::-1]
+        fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(c) + 1.2))
+        left = np.zeros(len(c))
+        for g, col in GRADE_COLOURS.items():
+            if g in c:
+                v = 100 * c[g].to_numpy() / n
+                ax.barh(c.index, v, left=left, color=col, label=g.replace("G", "Grade "))
+                left += v
+        ax.set_xlabel("Patients (%)")
+        ax.legend(frameon=False, fontsize=8, loc="lower right")
+        fig.tight_layout()
+    return fig

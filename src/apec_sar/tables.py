@@ -78,3 +78,24 @@ def rspt01(ard: pd.DataFrame, params: list[str], labels: dict[str, str]) -> pd.D
         rows.append({"Statistic": "  95% CI (Clopper-Pearson)", **{labels[p]: f"{fmt(_v(ard, p, f'{name}_LCL'), 1)}, {fmt(_v(ard, p, f'{name}_UCL'), 1)}"
                                                                    for p in params}})
     return pd.DataFrame(rows)
+
+
+def describe_table(ard: pd.DataFrame, column_label: str = "Value") -> pd.DataFrame:
+    """DMT01-style rows from :func:`apec_sar.analysis.summary.describe` ARD rows."""
+    rows = []
+    n = int(ard[ard.STAT == "N"].VALUE.iloc[0])
+    for (param, label), g in ard[ard.PARAMETER != "ALL"].groupby(["PARAMETER", "GROUP"], sort=False):
+        st = dict(zip(g.STAT, g.VALUE))
+        if "MEDIAN" in st:
+            rows.append({"Characteristic": label, column_label: ""})
+            rows.append({"Characteristic": "  Median (Q1, Q3)", column_label: f"{fmt(st['MEDIAN'], 1)} ({fmt(st['Q1'], 1)}, {fmt(st['Q3'], 1)})"})
+            rows.append({"Characteristic": "  Range", column_label: f"{fmt(st['MIN'], 1)} - {fmt(st['MAX'], 1)}"})
+            rows.append({"Characteristic": "  Mean (SD)", column_label: f"{fmt(st['MEAN'], 1)} ({fmt(st['SD'], 1)})"})
+        else:
+            rows.append({"Characteristic": label + ", n (%)", column_label: ""})
+            for s in g.STAT:
+                if s.startswith("n["):
+                    lev = s[2:-1]
+                    rows.append({"Characteristic": f"  {lev}",
+                                 column_label: f"{int(st[s])} ({fmt(st['pct[' + lev + ']'], 1)})"})
+    return pd.DataFrame(rows).rename(columns={column_label: f"{column_label} (N = {n})"})
