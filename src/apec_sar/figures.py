@@ -147,3 +147,35 @@ def ae_grade_chart(counts, n: int):
         ax.legend(frameon=False, fontsize=8, loc="lower right")
         fig.tight_layout()
     return fig
+
+
+def consort_diagram(consort):
+    """CONSORT flow from the derivation's counts: screened records -> duplicates -> patients ->
+    exclusions by first failed criterion -> analysed."""
+    c = dict(zip(consort.STEP, consort.N))
+    excl = consort[consort.STEP.str.startswith("Excluded: ") & (consort.N > 0)]
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        ax.set_axis_off()
+        box = dict(boxstyle="round,pad=0.4", fc="white", ec="#1f4e79", lw=1)
+
+        def node(x, y, text, **kw):
+            ax.text(x, y, text, ha="center", va="center", bbox=box, fontsize=8, transform=ax.transAxes, **kw)
+
+        node(0.3, 0.92, f"Records screened\nn = {c['Records screened']}")
+        node(0.3, 0.70, f"Patients screened\nn = {c['Patients screened']}")
+        node(0.3, 0.12, f"Analysed (analysis and safety sets)\nn = {c['Patients analysed']}")
+        node(0.78, 0.81, f"Duplicate records removed\nn = {c['Duplicate patient records removed']}")
+        def why(r):
+            cid = str(r.CRITERION).split(" ")[0]
+            text = r.STEP[len("Excluded: "):]
+            return f"{cid} {'not met' if cid.startswith(('IN', 'PUB')) else 'applies'} ({text}): {r.N}"
+        lines = "\n".join(why(r) for r in excl.itertuples())
+        ax.text(0.78, 0.42, f"Excluded, n = {c['Patients excluded']}\n{lines}", ha="center", va="center",
+                bbox=box, fontsize=6.5, transform=ax.transAxes, wrap=True)
+        arrow = dict(arrowstyle="->", color="#1f4e79", lw=1)
+        ax.annotate("", xy=(0.3, 0.76), xytext=(0.3, 0.86), xycoords="axes fraction", arrowprops=arrow)
+        ax.annotate("", xy=(0.3, 0.18), xytext=(0.3, 0.64), xycoords="axes fraction", arrowprops=arrow)
+        ax.annotate("", xy=(0.58, 0.81), xytext=(0.3, 0.81), xycoords="axes fraction", arrowprops=arrow)
+        ax.annotate("", xy=(0.50, 0.42), xytext=(0.3, 0.42), xycoords="axes fraction", arrowprops=arrow)
+    return fig
