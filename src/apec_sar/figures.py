@@ -179,3 +179,27 @@ def consort_diagram(consort):
         ax.annotate("", xy=(0.58, 0.81), xytext=(0.3, 0.81), xycoords="axes fraction", arrowprops=arrow)
         ax.annotate("", xy=(0.50, 0.42), xytext=(0.3, 0.42), xycoords="axes fraction", arrowprops=arrow)
     return fig
+
+
+def forest(rows, xlabel: str, ref: float = 1.0, log: bool = True, est: str = "hr", title: str = ""):
+    """Forest plot: one row per label with estimate and CI; NE rows shown as text."""
+    with plt.rc_context(STYLE):
+        r = rows.reset_index(drop=True)
+        fig, ax = plt.subplots(figsize=(6.5, 0.3 * len(r) + 1.1))
+        y = np.arange(len(r))[::-1]
+        ok = r[est].notna() & r.lower.notna() & r.upper.notna()
+        ax.errorbar(r[est][ok], y[ok.to_numpy()], xerr=[r[est][ok] - r.lower[ok], r.upper[ok] - r[est][ok]],
+                    fmt="s", color="#1f4e79", ms=4, capsize=2, lw=1)
+        for yy, lab, good in zip(y, r.label, ok):
+            if not good:
+                ax.text(ref, yy, "NE", ha="center", va="center", fontsize=7, color="grey")
+        ax.axvline(ref, color="grey", lw=0.8, ls="--")
+        if log:
+            ax.set_xscale("log")
+        ax.set_yticks(y)
+        ax.set_yticklabels(r.label, fontsize=7)
+        ax.set_xlabel(xlabel)
+        if title:
+            ax.set_title(title, loc="left", fontsize=9)
+        fig.tight_layout()
+    return fig
