@@ -124,3 +124,35 @@ def test_clopper_pearson_against_binom_test(tmp_path):
     r = pd.read_csv(ref)
     got = np.array([clopper_pearson(int(x), 29)[1:] for x in r.x])
     close(got, r[["lower", "upper"]].to_numpy(), "Clopper-Pearson")
+
+
+@pytest.mark.parametrize("param", ["PFS", "OS", "DOR"])
+def test_ard_survival_statistics_agree_with_r(adtte, tmp_path, param):
+    """The numbers the SAR prints (ARD rows of TTET01) against R on the same derived ADTTE."""
+    from apec_sar.analysis.survival import tte_summary
+
+    x = adtte[adtte.PARAMCD == param]
+    src, ref = tmp_path / "in.csv", tmp_path / "out.csv"
+    pd.DataFrame({"time": x.AVAL, "status": (x.CNSR == 0).astype(int)}).to_csv(src, index=False)
+    rscript(R_DIR / "ard_reference.R", src, ref)
+    r = pd.read_csv(ref)
+    ard = tte_summary(adtte, param, "test")[0].frame().set_index("STAT").VALUE
+    close(ard.loc[r.STAT].to_numpy(), r.VALUE.to_numpy(), f"{param} ARD vs R")
+
+
+def test_ard_cox_agrees_with_r(derived, tmp_path):
+    from apec_sar.analysis import cox as C
+
+    d = C.analysis_frame(derived.datasets["adsl"], derived.datasets["adtte"], "PFS")
+    ard = C.cox_models(d, "PFS", "test")[0].frame()
+    multi = ard[ard.ANALYSIS == "Cox multivariable"]
+    src, ref = tmp_path / "pfs.csv", tmp_path / "cox.csv"
+    d[["time", "status", "ECOGGR1", "NLRGR1", "METLIVER"]].to_csv(src, index=False)
+    rscript(R_DIR / "cox_reference.R", src, ref,
+            "relevel(factor(ECOGGR1), '0') + relevel(factor(NLRGR1), '<5') + relevel(factor(METLIVER), 'N')")
+    r = pd.read_csv(ref)
+    r = r[~r.term.isin(["loglik_null", "loglik", "lr_stat"])]
+    terms = ["ECOGGR1[1-2 vs 0]", "NLRGR1[>=5 vs <5]", "METLIVER[Y vs N]"]
+    for stat, col in (("COEF", "coef"), ("SE", "se"), ("HR", "hr"), ("LOWER", "lower"), ("UPPER", "upper")):
+        got = [multi[(multi.GROUP == t) & (multi.STAT == stat)].VALUE.iloc[0] for t in terms]
+        close(got, r[col], f"ARD Cox {stat}")

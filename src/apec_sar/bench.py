@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,61 @@ def _measure_pipeline(n: int, folder: Path) -> dict:
             "reconciles": bool((r.reconciliation.RECONCILES == "yes").all())}
 
 
+def _measure_notebooks() -> list[tuple[str, float]]:
+    """Execute every numbered notebook in a fresh kernel, in order; wall time each."""
+    import shutil
+
+    from .paths import project_root
+    from .pipeline import execute_notebook, notebooks
+
+    out = []
+    with tempfile.TemporaryDirectory(prefix="apec-bench-nb-") as tmp:
+        for nb in notebooks(project_root()):
+            copy = Path(tmp) / nb.name
+            shutil.copy(nb, copy)
+            t0 = time.perf_counter()
+            execute_notebook(copy, cwd=nb.parent)
+            out.append((nb.name, time.perf_counter() - t0))
+    return out
+
+
+def _measure_km_cox(n: int, folder: Path) -> dict:
+    """KM (log-log CIs, median) and a 3-covariate Cox model on n simulated survival records,
+    in Python and in R (survival) on the same file."""
+    import numpy as np
+    import pandas as pd
+
+    from .stats import km as K
+    from .stats.cox import fit_cox
+
+    rng = np.random.default_rng(20220703)
+    x = rng.integers(0, 2, (n, 3))
+    t = np.ceil(rng.exponential(300 / np.exp(x @ np.array([0.3, -0.2, 0.1])))) + 1
+    c = np.ceil(rng.uniform(30, 900, n))
+    df = pd.DataFrame({"time": np.minimum(t, c), "status": (t <= c).astype(int),
+                       "a": x[:, 0].astype(str), "b": x[:, 1].astype(str), "c": x[:, 2].astype(str)})
+    src = folder / "tte.csv"
+    df.to_csv(src, index=False)
+    t0 = time.perf_counter()
+    km = K.kaplan_meier(df.time, df.status, "log-log")
+    K.quantile(km, 0.5)
+    t_km = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fit_cox(df, "time", "status", {"a": ["0", "1"], "b": ["0", "1"], "c": ["0", "1"]}, term_tests=False)
+    t_cox = time.perf_counter() - t0
+    r_code = (f"suppressPackageStartupMessages(library(survival)); d <- read.csv('{src}', colClasses=c('numeric','integer','character','character','character'));"
+              "t0 <- proc.time(); f <- survfit(Surv(time, status) ~ 1, data = d, conf.type = 'log-log'); q <- quantile(f, 0.5);"
+              "t1 <- proc.time(); m <- coxph(Surv(time, status) ~ a + b + c, data = d, ties = 'efron'); t2 <- proc.time();"
+              "cat((t1 - t0)[['elapsed']], (t2 - t1)[['elapsed']])")
+    r_km = r_cox = float("nan")
+    if shutil.which("Rscript"):
+        res = subprocess.run(["Rscript", "-e", r_code], capture_output=True, text=True)
+        if res.returncode == 0:
+            r_km, r_cox = map(float, res.stdout.split())
+    return {"km_s": t_km, "cox_s": t_cox, "r_km_s": r_km, "r_cox_s": r_cox,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def _child(task: str, n: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="apec-bench-") as tmp:
         cmd = [sys.executable, "-m", "apec_sar.bench", "--child", task, str(n), tmp]
@@ -64,11 +120,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="generator benchmark sizes")
     ap.add_argument("--pipeline-sizes", type=int, nargs="*", default=[1_000_000],
                     help="cleaning + derivation benchmark sizes")
+    ap.add_argument("--km-cox-size", type=int, default=1_000_000, help="KM + Cox benchmark size (0: skip)")
+    ap.add_argument("--no-notebooks", action="store_true", help="skip the per-notebook timings")
     ap.add_argument("--child", nargs=3, metavar=("TASK", "N", "DIR"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         task, n, folder = args.child[0], int(args.child[1]), Path(args.child[2])
-        fn = {"generator": lambda n, f: _measure_generator(n, f / "raw"), "pipeline": _measure_pipeline}[task]
+        fn = {"generator": lambda n, f: _measure_generator(n, f / "raw"), "pipeline": _measure_pipeline,
+              "kmcox": _measure_km_cox}[task]
         print(json.dumps(fn(n, folder)))
         return 0
     print(f"APEC SAR benchmark ({os.cpu_count()} cores); each row is a separate process")
@@ -82,6 +141,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'cleaning + derivation':<34}{n:>12,d}{r['wall_s']:>10.1f}{r['peak_rss_mb']:>10.0f}"
               f"   ({r['partitions']} partitions, 2 workers, each worker's peak {r['peak_worker_mb']:.0f} MB; "
               f"split {r['split_s']:.1f} s; {r['analysed']:,d} analysed; reconciles: {r['reconciles']})", flush=True)
+    if args.km_cox_size:
+        n = args.km_cox_size
+        r = _child("kmcox", n)
+        for what, py, rr in (("Kaplan-Meier + median", r["km_s"], r["r_km_s"]), ("Cox, 3 covariates", r["cox_s"], r["r_cox_s"])):
+            print(f"{what + ' (Python)':<34}{n:>12,d}{py:>10.2f}{r['peak_rss_mb']:>10.0f}   R survival: {rr:.2f} s; "
+                  f"Python / R = {py / rr:.2f}", flush=True)
+    if not args.no_notebooks:
+        total = 0.0
+        for name, sec in _measure_notebooks():
+            total += sec
+            print(f"{'notebook ' + name:<34}{'':>12}{sec:>10.1f}", flush=True)
+        print(f"{'all notebooks':<34}{'':>12}{total:>10.1f}", flush=True)
     return 0
 
 
