@@ -124,3 +124,23 @@ def irae_landmark(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, p
         ard.add(output_id, f"Cox landmark {landmark_days} days irAE", "Landmark set", param, f"IRAE={row.IRAE}",
                 "EVENTS", row.events)
     return ard, r, counts
+
+
+def cox_table(fits: dict[str, dict[str, CoxResult]]) -> pd.DataFrame:
+    """Univariable and multivariable HRs side by side, one row per factor and endpoint."""
+    from ..stats.rounding import fmt, fmt_p
+    out = []
+    for param, f in fits.items():
+        fr = forest_rows(f)
+        multi = f["multi"].table.set_index("term")
+        for (cov, (_label, levels)), r in zip(COVARIATES.items(), fr.itertuples()):
+            row = {"Endpoint": param, "Factor": r.label,
+                   "Univariable HR (95% CI)": f"{fmt(r.hr, 2)} ({fmt(r.lower, 2)}, {fmt(r.upper, 2)})", "p": fmt_p(r.p),
+                   "Multivariable HR (95% CI)": "", "p (multi)": ""}
+            term = f"{cov}[{levels[1]} vs {levels[0]}]"
+            if term in multi.index:
+                m = multi.loc[term]
+                row["Multivariable HR (95% CI)"] = f"{fmt(m.hr, 2)} ({fmt(m.lower, 2)}, {fmt(m.upper, 2)})"
+                row["p (multi)"] = fmt_p(m.p_wald)
+            out.append(row)
+    return pd.DataFrame(out)

@@ -90,3 +90,13 @@ def grade_counts(adae: pd.DataFrame, adsl: pd.DataFrame, top: int = 12) -> pd.Da
     t.columns = [f"G{c}" for c in t.columns]
     t["ANY"] = t.sum(axis=1)
     return t.sort_values(["ANY"], ascending=False, kind="stable").head(top)
+
+
+def overview_table(ard: pd.DataFrame) -> pd.DataFrame:
+    """AET01 rows from :func:`overview` ARD rows: patients with at least one event, n (%)."""
+    from ..stats.rounding import fmt
+    o = ard[(ard.ANALYSIS == "AE overview") & (ard.PARAMETER != "ALL")]
+    n = int(ard[(ard.ANALYSIS == "AE overview") & (ard.STAT == "N")].VALUE.iloc[0])
+    rows = o.pivot(index="PARAMETER", columns="STAT", values="VALUE").reindex(o.PARAMETER.unique())
+    return pd.DataFrame({"Patients with at least one": rows.index,
+                         f"n (%), N = {n}": [f"{int(r.n)} ({fmt(r.pct, 1)})" for r in rows.itertuples()]})
