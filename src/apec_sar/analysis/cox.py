@@ -126,21 +126,25 @@ def irae_landmark(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, p
     return ard, r, counts
 
 
-def cox_table(fits: dict[str, dict[str, CoxResult]]) -> pd.DataFrame:
-    """Univariable and multivariable HRs side by side, one row per factor and endpoint."""
+def cox_table(ard: pd.DataFrame) -> pd.DataFrame:
+    """Univariable and multivariable HRs side by side, one row per factor and endpoint,
+    formatted from the ARD rows written by :func:`cox_models`."""
     from ..stats.rounding import fmt, fmt_p
+
+    def val(model, param, term, stat):
+        r = ard[(ard.ANALYSIS == f"Cox {model}") & (ard.PARAMETER == param) & (ard.GROUP == term) & (ard.STAT == stat)]
+        return float(r.VALUE.iloc[0]) if len(r) else float("nan")
+
     out = []
-    for param, f in fits.items():
-        fr = forest_rows(f)
-        multi = f["multi"].table.set_index("term")
-        for (cov, (_label, levels)), r in zip(COVARIATES.items(), fr.itertuples()):
-            row = {"Endpoint": param, "Factor": r.label,
-                   "Univariable HR (95% CI)": f"{fmt(r.hr, 2)} ({fmt(r.lower, 2)}, {fmt(r.upper, 2)})", "p": fmt_p(r.p),
-                   "Multivariable HR (95% CI)": "", "p (multi)": ""}
+    for param in ard[ard.ANALYSIS.str.startswith("Cox univariable")].PARAMETER.unique():
+        for cov, (label, levels) in COVARIATES.items():
             term = f"{cov}[{levels[1]} vs {levels[0]}]"
-            if term in multi.index:
-                m = multi.loc[term]
-                row["Multivariable HR (95% CI)"] = f"{fmt(m.hr, 2)} ({fmt(m.lower, 2)}, {fmt(m.upper, 2)})"
-                row["p (multi)"] = fmt_p(m.p_wald)
-            out.append(row)
+            uni = [val(f"univariable {cov}", param, term, s) for s in ("HR", "LOWER", "UPPER", "P_WALD")]
+            mul = [val("multivariable", param, term, s) for s in ("HR", "LOWER", "UPPER", "P_WALD")]
+            in_multi = cov in MULTIVARIABLE
+            out.append({"Endpoint": param, "Factor": f"{label}: {levels[1]} vs {levels[0]}",
+                        "Univariable HR (95% CI)": f"{fmt(uni[0], 2)} ({fmt(uni[1], 2)}, {fmt(uni[2], 2)})",
+                        "p": fmt_p(uni[3]),
+                        "Multivariable HR (95% CI)": f"{fmt(mul[0], 2)} ({fmt(mul[1], 2)}, {fmt(mul[2], 2)})" if in_multi else "",
+                        "p (multi)": fmt_p(mul[3]) if in_multi else ""})
     return pd.DataFrame(out)

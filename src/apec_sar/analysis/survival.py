@@ -60,3 +60,21 @@ def tte_summary(adtte: pd.DataFrame, param: str, output_id: str, population: str
     add("MEDIAN_SYM_LCL", lo, "median +/- 1.96 SE (SPSS-style)")
     add("MEDIAN_SYM_UCL", hi, "median +/- 1.96 SE (SPSS-style)")
     return ard, km
+
+
+def median_ci_methods(adtte: pd.DataFrame, param: str, output_id: str) -> ARD:
+    """The median's 95% CI by each method (sensitivity of the CI to the method): Brookmeyer-
+    Crowley with plain, log and log-log pointwise bands, and the SPSS-style symmetric CI."""
+    ard = ARD()
+    x = adtte[adtte.PARAMCD == param]
+    t, e = x.AVAL.to_numpy() / DAYS_PER_MONTH, (x.CNSR == 0).astype(int).to_numpy()
+    for ct in K.CONF_TYPES:
+        est, lo, hi = K.quantile(K.kaplan_meier(t, e, ct), 0.5)
+        for s, v in (("MEDIAN", est), ("LCL", lo), ("UCL", hi)):
+            ard.add(output_id, "median CI methods", "Analysis set", param, f"Brookmeyer-Crowley, {ct}", s, v,
+                    f"Brookmeyer-Crowley with the {ct} transform")
+    med, se, lo, hi = K.spss_median_ci(K.kaplan_meier(t, e))
+    for s, v in (("MEDIAN", med), ("LCL", lo), ("UCL", hi)):
+        ard.add(output_id, "median CI methods", "Analysis set", param, "Symmetric, median +/- 1.96 SE (SPSS-style)", s, v,
+                "Collett density-based SE")
+    return ard
