@@ -1,0 +1,56 @@
+"""Provenance of a SAR build: version, status, cut-off, data-lock hash, git commit and dirty
+flag, render date, Python and package versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import subprocess
+from importlib import metadata
+
+import pandas as pd
+
+from .config import load_config
+from .datalock import check
+from .paths import project_root
+
+PACKAGES = ["apec-sar", "pandas", "numpy", "pyarrow", "scipy", "lifelines", "statsmodels", "matplotlib",
+            "seaborn", "great-tables", "pandera", "nbval", "nbclient", "jupyter-client", "ipykernel", "pytest"]
+
+
+def git_state() -> tuple[str, bool]:
+    """(short commit, dirty) of the project checkout; ('not a git checkout', False) otherwise."""
+    root = project_root()
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                    capture_output=True, text=True, check=True).stdout.strip())
+        return sha, dirty
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout", False
+
+
+def provenance_table() -> pd.DataFrame:
+    cfg = load_config()
+    rows = [("Study", cfg.study), ("SAR version", cfg.version), ("Status", cfg.status),
+            ("Data cut-off", cfg.data_cutoff.isoformat()), ("Data-lock hash (SHA-256)", check()),
+            ("Data", "synthetic extract (apec_sar.synth)" if cfg.synthetic_data else "study extract")]
+    return pd.DataFrame(rows, columns=["Item", "Value"])
+
+
+def environment_table() -> pd.DataFrame:
+    rows = [("Python", platform.python_version())]
+    for p in PACKAGES:
+        try:
+            rows.append((p, metadata.version(p)))
+        except metadata.PackageNotFoundError:
+            rows.append((p, "not installed"))
+    return pd.DataFrame(rows, columns=["Software", "Version"])
+
+
+def build_stamp() -> dict[str, str]:
+    """Values that change with every build; passed to Quarto as environment variables."""
+    sha, dirty = git_state()
+    return {"SAR_GIT_SHA": sha + (" (uncommitted changes)" if dirty else ""),
+            "SAR_RENDER_DATE": dt.date.today().isoformat(), "SAR_DATALOCK": check()}
