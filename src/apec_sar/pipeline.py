@@ -6,6 +6,7 @@ cwd = notebooks/); render the SAR with Quarto when it is installed, else say so 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -60,9 +61,14 @@ def main() -> int:
         _step(f"execute {nb.relative_to(root)}", lambda nb=nb: execute_notebook(nb))
     quarto = shutil.which("quarto")
     if quarto is None:
+        from .preview import build_preview
+        index = _step("HTML preview of the notebooks (no Quarto)", build_preview)
+        print(f"[report] preview: {index.relative_to(root)}")
         print("[report] " + QUARTO_HELP.replace("\n", "\n[report] "))
         return 0
-    _step("quarto render", lambda: subprocess.run([quarto, "render"], cwd=root, check=True))
+    from .provenance import build_stamp
+    env = {**os.environ, **build_stamp()}
+    _step("quarto render (HTML + PDF)", lambda: subprocess.run([quarto, "render"], cwd=root, check=True, env=env))
     return 0
 
 

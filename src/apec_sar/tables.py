@@ -34,12 +34,13 @@ def ttet01(ard: pd.DataFrame, params: list[str], labels: dict[str, str]) -> pd.D
     add("Patients, N", vals={labels[p]: str(n[p]) for p in params})
     add("Events, n (%)", vals={labels[p]: f"{int(_v(ard, p, 'EVENTS_N'))} ({fmt(_v(ard, p, 'EVENTS_PCT'), 1)})"
                                 for p in params})
-    kinds = sorted({s[len("EVENTS_N["):-1] for s in ard.STAT if s.startswith("EVENTS_N[")})
+    sel = ard[ard.PARAMETER.isin(params)]
+    kinds = sorted({s[len("EVENTS_N["):-1] for s in sel.STAT if s.startswith("EVENTS_N[")})
     for k in kinds:
         add(f"  {k}", vals={labels[p]: str(int(v)) if v == v else "0"
                             for p in params for v in [_v(ard, p, f'EVENTS_N[{k}]')]})
     add("Censored, n", vals={labels[p]: str(int(_v(ard, p, "CENSORED_N"))) for p in params})
-    kinds = sorted({s[len("CENSORED_N["):-1] for s in ard.STAT if s.startswith("CENSORED_N[")})
+    kinds = sorted({s[len("CENSORED_N["):-1] for s in sel.STAT if s.startswith("CENSORED_N[")})
     for k in kinds:
         add(f"  {k}", vals={labels[p]: str(int(v)) if v == v else "0"
                             for p in params for v in [_v(ard, p, f'CENSORED_N[{k}]')]})
