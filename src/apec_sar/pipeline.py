@@ -46,7 +46,11 @@ def execute_notebook(path: Path, cwd: Path | None = None) -> None:
     nbformat.write(nb, path)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m apec_sar.pipeline")
+    ap.add_argument("--no-render", action="store_true", help="run the notebooks only")
+    args = ap.parse_args(argv)
     root = project_root()
     try:
         lock = _step("data lock check", datalock.check)
@@ -59,6 +63,8 @@ def main() -> int:
         print("[report] no analysis notebooks yet (notebooks/NN_*.ipynb)")
     for nb in nbs:
         _step(f"execute {nb.relative_to(root)}", lambda nb=nb: execute_notebook(nb))
+    if args.no_render:
+        return 0
     quarto = shutil.which("quarto")
     if quarto is None:
         from .preview import build_preview

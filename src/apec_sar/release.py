@@ -1,0 +1,162 @@
+"""Cutting and reproducing SAR versions.
+
+``python -m apec_sar.release cut --version 2.0 --cutoff 2023-06-30 --status final --note "..."``
+sets the version, status and data cut-off in ``_variables.yml`` (the one source of truth),
+re-executes every notebook, records the release in ``releases/history.yml`` (version, status,
+cut-off, date, the commit it was built from, the data-lock hash, the note) with a snapshot of its
+ARD in ``releases/v<version>/ard.csv`` and the changes since the previous version in
+``releases/v<version>/changes.csv``, then renders the SAR when Quarto is installed.
+
+``python -m apec_sar.release rebuild 1.0`` re-executes the notebooks with a recorded version's
+settings into a scratch copy of the project and checks its ARD against the snapshot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .ard import load_ard
+from .datalock import check
+from .paths import project_root
+from .provenance import git_state
+
+KEY = ["OUTPUT_ID", "ANALYSIS", "POPULATION", "PARAMETER", "GROUP", "STAT"]
+
+
+def releases_dir(root: Path | None = None) -> Path:
+    return (root or project_root()) / "releases"
+
+
+def history(root: Path | None = None) -> list[dict]:
+    p = releases_dir(root) / "history.yml"
+    if not p.is_file():
+        return []
+    return yaml.safe_load(p.read_text(encoding="utf-8")) or []
+
+
+def set_variables(root: Path, version: str, status: str, cutoff: str) -> None:
+    p = root / "_variables.yml"
+    text = p.read_text(encoding="utf-8")
+    lines = []
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("version:"):
+            line = line[: line.index("version:")] + f'version: "{version}"'
+        elif s.startswith("status:"):
+            line = line[: line.index("status:")] + f'status: "{status}"'
+        elif s.startswith("data-cutoff:"):
+            line = line[: line.index("data-cutoff:")] + f'data-cutoff: "{cutoff}"'
+        lines.append(line)
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def changes(previous: pd.DataFrame, current: pd.DataFrame, tol: float = 1e-9) -> pd.DataFrame:
+    """Numbers that moved, and outputs added or removed, between two ARD snapshots."""
+    a = previous.set_index(KEY).VALUE
+    b = current.set_index(KEY).VALUE
+    a = a[~a.index.duplicated()]
+    b = b[~b.index.duplicated()]
+    both = a.index.intersection(b.index)
+    moved = both[~np.isclose(a[both].to_numpy(dtype=float), b[both].to_numpy(dtype=float), atol=tol, rtol=0,
+                             equal_nan=True)]
+    rows = [pd.DataFrame({"CHANGE": "moved", "PREVIOUS": a[moved].to_numpy(), "CURRENT": b[moved].to_numpy()},
+                         index=moved)]
+    added = b.index.difference(a.index)
+    removed = a.index.difference(b.index)
+    rows.append(pd.DataFrame({"CHANGE": "added", "PREVIOUS": np.nan, "CURRENT": b[added].to_numpy()}, index=added))
+    rows.append(pd.DataFrame({"CHANGE": "removed", "PREVIOUS": a[removed].to_numpy(), "CURRENT": np.nan}, index=removed))
+    out = pd.concat(rows).reset_index()
+    return out.sort_values(["CHANGE", "OUTPUT_ID", "PARAMETER", "GROUP", "STAT"], kind="stable").reset_index(drop=True)
+
+
+def _run_pipeline(root: Path, render: bool = True) -> None:
+    cmd = [sys.executable, "-m", "apec_sar.pipeline"] + ([] if render else ["--no-render"])
+    subprocess.run(cmd, cwd=root, check=True, env={**__import__("os").environ, "APEC_SAR_ROOT": str(root)})
+
+
+def cut(version: str, cutoff: str, status: str, note: str, render: bool = True) -> dict:
+    root = project_root()
+    dt.date.fromisoformat(cutoff)
+    hist = history(root)
+    if any(str(h["version"]) == version for h in hist):
+        raise SystemExit(f"release {version} is already recorded in releases/history.yml")
+    sha, dirty = git_state()
+    set_variables(root, version, status, cutoff)
+    _run_pipeline(root, render)
+    ard = load_ard()
+    folder = releases_dir(root) / f"v{version}"
+    folder.mkdir(parents=True, exist_ok=True)
+    ard.to_csv(folder / "ard.csv", index=False, float_format="%.17g", lineterminator="\n")
+    prev = hist[-1] if hist else None
+    if prev:
+        ch = changes(pd.read_csv(releases_dir(root) / f"v{prev['version']}" / "ard.csv"), ard)
+        ch.to_csv(folder / "changes.csv", index=False, float_format="%.17g", lineterminator="\n")
+    entry = {"version": version, "status": status, "data_cutoff": cutoff, "date": dt.date.today().isoformat(),
+             "built_from_commit": sha + (" (uncommitted changes)" if dirty else ""), "datalock": check(),
+             "previous": prev["version"] if prev else None, "note": note}
+    hist.append(entry)
+    (releases_dir(root) / "history.yml").write_text(yaml.safe_dump(hist, sort_keys=False, allow_unicode=True),
+                                                    encoding="utf-8")
+    return entry
+
+
+def rebuild(version: str) -> pd.DataFrame:
+    """Re-execute the notebooks with a recorded version's settings in a scratch copy of the
+    project; return the differences between its ARD and the recorded snapshot (empty = same)."""
+    root = project_root()
+    rec = next((h for h in history(root) if str(h["version"]) == version), None)
+    if rec is None:
+        raise SystemExit(f"no release {version} in releases/history.yml")
+    with tempfile.TemporaryDirectory(prefix=f"apec-sar-v{version}-") as tmp:
+        scratch = Path(tmp) / "project"
+        shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".venv", ".git", "_output", "data/derived",
+                                                                    "data/ard", "data/truth"))
+        set_variables(scratch, version, rec["status"], rec["data_cutoff"])
+        _run_pipeline(scratch, render=True)
+        ard = load_ard(scratch / "data" / "ard")
+        out = root / "_output" / f"sar-v{version}"
+        if (scratch / "_output").exists():
+            shutil.rmtree(out, ignore_errors=True)
+            shutil.copytree(scratch / "_output", out)
+    snap = pd.read_csv(releases_dir(root) / f"v{version}" / "ard.csv")
+    return changes(snap, ard)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m apec_sar.release", description="Cut or rebuild SAR versions.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("cut", help="cut a new version")
+    c.add_argument("--version", required=True)
+    c.add_argument("--cutoff", required=True, help="data cut-off (YYYY-MM-DD)")
+    c.add_argument("--status", choices=("draft", "final"), default="final")
+    c.add_argument("--note", default="")
+    c.add_argument("--no-render", action="store_true")
+    r = sub.add_parser("rebuild", help="reproduce a recorded version and compare its ARD")
+    r.add_argument("version")
+    sub.add_parser("list", help="list recorded versions")
+    args = ap.parse_args(argv)
+    if args.cmd == "cut":
+        e = cut(args.version, args.cutoff, args.status, args.note, render=not args.no_render)
+        print(f"released SAR {e['version']} ({e['status']}), cut-off {e['data_cutoff']}; record in releases/")
+    elif args.cmd == "rebuild":
+        d = rebuild(args.version)
+        print(f"SAR {args.version} rebuilt: {len(d)} ARD differences from the recorded snapshot")
+        return 0 if d.empty else 1
+    else:
+        for h in history():
+            print(f"{h['version']:>6}  {h['status']:<6} cut-off {h['data_cutoff']}  {h['date']}  {h['built_from_commit']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
