@@ -8,10 +8,16 @@ from apec_sar.config import load_config
 from apec_sar.dictionary import identifier_columns
 
 
-def test_default_cutoff_is_the_publication_cutoff():
+def test_cutoff_is_the_current_release_or_later():
+    from apec_sar.config import PUBLICATION_CUTOFF
+    from apec_sar.release import history
+
     cfg = load_config()
-    assert cfg.data_cutoff == dt.date(2022, 7, 3)
+    assert PUBLICATION_CUTOFF == dt.date(2022, 7, 3)          # the first SAR's and the abstract's
     assert cfg.status in ("draft", "final")
+    recorded = {str(h["version"]): h["data_cutoff"] for h in history()}
+    if cfg.version in recorded:
+        assert cfg.data_cutoff.isoformat() == recorded[cfg.version]
 
 
 def test_bad_config_is_named(tmp_path):

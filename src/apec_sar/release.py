@@ -107,6 +107,10 @@ def cut(version: str, cutoff: str, status: str, note: str, render: bool = True) 
     hist.append(entry)
     (releases_dir(root) / "history.yml").write_text(yaml.safe_dump(hist, sort_keys=False, allow_unicode=True),
                                                     encoding="utf-8")
+    # the history notebook shows the record just written
+    from .pipeline import execute_notebook
+    for nb in sorted((root / "notebooks").glob("*_history.ipynb")):
+        execute_notebook(nb)
     return entry
 
 
@@ -119,8 +123,8 @@ def rebuild(version: str) -> pd.DataFrame:
         raise SystemExit(f"no release {version} in releases/history.yml")
     with tempfile.TemporaryDirectory(prefix=f"apec-sar-v{version}-") as tmp:
         scratch = Path(tmp) / "project"
-        shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".venv", ".git", "_output", "data/derived",
-                                                                    "data/ard", "data/truth"))
+        shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".venv", ".git", "_output", "derived", "__pycache__", "kernel-*",
+                                                                    "ard", "truth"))
         set_variables(scratch, version, rec["status"], rec["data_cutoff"])
         _run_pipeline(scratch, render=True)
         ard = load_ard(scratch / "data" / "ard")

@@ -1,0 +1,105 @@
+"""Versions: two releases are recorded in the repository (v1.0 at the publication cut-off, v2.0
+later), each with an ARD snapshot; v1.0 is reproduced from its record; two clean runs give
+byte-identical notebook outputs, ARD and derived data."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from apec_sar.release import KEY, changes, history
+
+from .conftest import ROOT
+
+
+def test_two_versions_recorded():
+    h = history()
+    assert [str(x["version"]) for x in h][:2] == ["1.0", "2.0"]
+    assert h[0]["data_cutoff"] == "2022-07-03" and h[1]["data_cutoff"] > "2022-07-03"
+    assert h[1]["previous"] == "1.0"
+    for x in h:
+        snap = ROOT / "releases" / f"v{x['version']}" / "ard.csv"
+        assert snap.is_file() and len(pd.read_csv(snap)) > 500
+        assert x["built_from_commit"] and len(x["datalock"]) == 64
+    assert (ROOT / "releases" / "v2.0" / "changes.csv").is_file()
+
+
+def test_v2_sees_more_follow_up_than_v1():
+    a = pd.read_csv(ROOT / "releases" / "v1.0" / "ard.csv")
+    b = pd.read_csv(ROOT / "releases" / "v2.0" / "ard.csv")
+    ev = lambda d, p: d[(d.OUTPUT_ID == "14.2.5") & (d.PARAMETER == p) & (d.STAT == "EVENTS_N")].VALUE.iloc[0]  # noqa: E731
+    assert ev(b, "OS") > ev(a, "OS") and ev(b, "PFS") > ev(a, "PFS")
+    assert ev(a, "PFS") == 24 and ev(a, "OS") == 19
+
+
+def test_changes_between_snapshots():
+    base = dict(OUTPUT_ID="t", ANALYSIS="a", POPULATION="p", GROUP="All", METHOD="")
+    prev = pd.DataFrame([{**base, "PARAMETER": "PFS", "STAT": "MEDIAN", "VALUE": 5.32},
+                         {**base, "PARAMETER": "PFS", "STAT": "N", "VALUE": 29.0},
+                         {**base, "PARAMETER": "OS", "STAT": "MEDIAN", "VALUE": np.nan},
+                         {**base, "PARAMETER": "DOR", "STAT": "N", "VALUE": 9.0}])
+    cur = pd.DataFrame([{**base, "PARAMETER": "PFS", "STAT": "MEDIAN", "VALUE": 5.59},
+                        {**base, "PARAMETER": "PFS", "STAT": "N", "VALUE": 29.0},
+                        {**base, "PARAMETER": "OS", "STAT": "MEDIAN", "VALUE": np.nan},
+                        {**base, "PARAMETER": "TTR", "STAT": "N", "VALUE": 9.0}])
+    ch = changes(prev, cur)
+    got = {(r.CHANGE, r.PARAMETER) for r in ch.itertuples()}
+    assert got == {("moved", "PFS"), ("added", "TTR"), ("removed", "DOR")}
+    moved = ch[ch.CHANGE == "moved"].iloc[0]
+    assert (moved.PREVIOUS, moved.CURRENT) == (5.32, 5.59)
+    assert list(ch.columns[:len(KEY)]) == KEY
+
+
+def _tree_hash(folder):
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(folder)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    dst = tmp_path_factory.mktemp("scratch") / "project"
+    shutil.copytree(ROOT, dst, ignore=shutil.ignore_patterns(".venv", ".git", "_output", "derived", "ard", "truth",
+                                                             "__pycache__", "*.egg-info", "kernel-*"))
+    return dst
+
+
+def _run(project):
+    env = {**os.environ, "APEC_SAR_ROOT": str(project)}
+    res = subprocess.run([sys.executable, "-m", "apec_sar.pipeline", "--no-render"], cwd=project, env=env,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+
+
+def test_two_clean_runs_are_byte_identical(scratch):
+    _run(scratch)
+    first = {d: _tree_hash(scratch / d) for d in ("notebooks", "data/ard", "data/derived")}
+    for d in ("data/ard", "data/derived"):
+        shutil.rmtree(scratch / d)
+    _run(scratch)
+    second = {d: _tree_hash(scratch / d) for d in ("notebooks", "data/ard", "data/derived")}
+    assert first == second
+    # and the committed notebooks are exactly what a clean run produces
+    assert _tree_hash(scratch / "notebooks") == _tree_hash(ROOT / "notebooks")
+
+
+def test_v1_reproduced_from_its_record(scratch):
+    from apec_sar.release import set_variables
+
+    h = {str(x["version"]): x for x in history()}["1.0"]
+    set_variables(scratch, "1.0", h["status"], h["data_cutoff"])
+    _run(scratch)
+    from apec_sar.ard import load_ard
+    now = load_ard(scratch / "data" / "ard")
+    snap = pd.read_csv(ROOT / "releases" / "v1.0" / "ard.csv")
+    assert changes(snap, now).empty
