@@ -1,7 +1,10 @@
 """``make report``: run the SAR pipeline step by step, one progress line per step.
 
 Steps: verify the data lock; execute the numbered notebooks in order (each in a fresh kernel,
-cwd = notebooks/); render the SAR with Quarto when it is installed, else say so plainly.
+cwd = notebooks/), skipping a notebook whose code, upstream notebooks, package source,
+configuration and data are unchanged since its last run (stamps in data/derived/); render the SAR
+with Quarto when it is installed, else write an HTML preview and say plainly that the SAR needs
+Quarto.
 """
 
 from __future__ import annotations
@@ -36,6 +39,46 @@ def notebooks(root: Path) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
+# what each notebook reads from the others (by number); everything also depends on src/,
+# _variables.yml and the locked raw data
+DEPENDS = {"01": [], "02": ["01"], "03": ["02"], "04": ["02"], "05": ["02"], "06": ["02"], "07": ["02"],
+           "08": ["01"], "09": [], "10": ["03", "04", "05", "06", "07"]}
+
+
+def _hash_files(paths) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(str(p).encode())
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()
+
+
+def _code_hash(nb_path: Path) -> str:
+    import hashlib
+    import json
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    src = [("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "code"]
+    return hashlib.sha256(json.dumps(src).encode()).hexdigest()
+
+
+def stamps(root: Path, lock: str) -> dict[str, str]:
+    """A stamp per notebook: its code, its upstream notebooks' stamps, the package source, the
+    configuration, the data lock (and the release history for the history notebook)."""
+    import hashlib
+    base = _hash_files([p for p in (root / "src").rglob("*.py")] + [root / "_variables.yml"]
+                       + list((root / "data" / "mappings").glob("*.csv")) + [root / "data" / "reference" / "publication.csv"])
+    hist = root / "releases" / "history.yml"
+    out: dict[str, str] = {}
+    for nb in notebooks(root):
+        num = nb.name[:2]
+        parts = [base, lock, _code_hash(nb)] + [out.get(d, "") for d in DEPENDS.get(num, [])]
+        if num == "10" and hist.is_file():
+            parts.append(_hash_files([hist]))
+        out[num] = hashlib.sha256("|".join(parts).encode()).hexdigest()
+    return out
+
+
 def execute_notebook(path: Path, cwd: Path | None = None) -> None:
     import nbformat
     from nbclient import NotebookClient
@@ -50,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     ap = argparse.ArgumentParser(prog="python -m apec_sar.pipeline")
     ap.add_argument("--no-render", action="store_true", help="run the notebooks only")
+    ap.add_argument("--all", action="store_true", help="re-run every notebook, changed or not")
     args = ap.parse_args(argv)
     root = project_root()
     try:
@@ -58,11 +102,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[report] data lock FAILED: {exc}", file=sys.stderr)
         return 1
     print(f"[report] data-lock hash {lock}")
+    import json
     nbs = notebooks(root)
-    if not nbs:
-        print("[report] no analysis notebooks yet (notebooks/NN_*.ipynb)")
+    stamp_file = root / "data" / "derived" / ".notebook_stamps.json"
+    outputs = [root / "data" / "derived" / "clean", root / "data" / "derived" / "adsl.parquet", root / "data" / "ard"]
+    fresh = args.all or not stamp_file.is_file() or not all(p.exists() for p in outputs)
+    old = {} if fresh else json.loads(stamp_file.read_text())
+    new = stamps(root, lock)
     for nb in nbs:
+        num = nb.name[:2]
+        if old.get(num) == new[num]:
+            print(f"[report] {nb.relative_to(root)}: unchanged, not re-run", flush=True)
+            continue
         _step(f"execute {nb.relative_to(root)}", lambda nb=nb: execute_notebook(nb))
+        old[num] = new[num]
+        stamp_file.parent.mkdir(parents=True, exist_ok=True)
+        stamp_file.write_text(json.dumps(old, indent=1, sort_keys=True))
     if args.no_render:
         return 0
     quarto = shutil.which("quarto")

@@ -58,6 +58,10 @@ def set_variables(root: Path, version: str, status: str, cutoff: str) -> None:
             line = line[: line.index("data-cutoff:")] + f'data-cutoff: "{cutoff}"'
         lines.append(line)
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    q = root / "_quarto.yml"       # output files carry the version: APEC-SAR-v2.0.html / .pdf
+    text = q.read_text(encoding="utf-8")
+    q.write_text("\n".join(f'  output-file: "APEC-SAR-v{version}"' if line.strip().startswith("output-file:") else line
+                           for line in text.splitlines()) + "\n", encoding="utf-8")
 
 
 def changes(previous: pd.DataFrame, current: pd.DataFrame, tol: float = 1e-9) -> pd.DataFrame:
@@ -80,7 +84,7 @@ def changes(previous: pd.DataFrame, current: pd.DataFrame, tol: float = 1e-9) ->
 
 
 def _run_pipeline(root: Path, render: bool = True) -> None:
-    cmd = [sys.executable, "-m", "apec_sar.pipeline"] + ([] if render else ["--no-render"])
+    cmd = [sys.executable, "-m", "apec_sar.pipeline", "--all"] + ([] if render else ["--no-render"])
     subprocess.run(cmd, cwd=root, check=True, env={**__import__("os").environ, "APEC_SAR_ROOT": str(root)})
 
 
