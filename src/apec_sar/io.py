@@ -41,6 +41,9 @@ def read_raw(folder: Path, file: str, log=None) -> pd.DataFrame:
     ``SRC_ROW`` (1-based data row). ``log``: a QueryLog for recoverable structure problems."""
     from .clean.errors import DataError
     path = Path(folder) / f"{file}.csv"
+    part = Path(folder) / f"{file}.arrow"
+    if not path.is_file() and part.is_file():
+        return _read_partition(part, file)
     if not path.is_file():
         raise DataError(file, None, None, "file present", f"{path} does not exist")
     if path.stat().st_size == 0:
@@ -79,6 +82,19 @@ def read_raw(folder: Path, file: str, log=None) -> pd.DataFrame:
     table = pa.table({c: pc.dictionary_encode(table[c]) for c in expected})
     df = table.to_pandas()
     df.insert(0, "SRC_ROW", pd.RangeIndex(1, len(df) + 1).to_numpy())
+    return df
+
+
+def _read_partition(path: Path, file: str) -> pd.DataFrame:
+    """A partition written by :mod:`apec_sar.scale` (Arrow IPC, already read from the raw CSV
+    once, with the original row numbers in ``__SRC_ROW``)."""
+    import pyarrow.feather as feather
+    table = feather.read_table(path)
+    expected = dict_columns(file)
+    src = table["__SRC_ROW"].to_numpy()
+    table = pa.table({c: pc.dictionary_encode(table[c]) for c in expected})
+    df = table.to_pandas()
+    df.insert(0, "SRC_ROW", src)
     return df
 
 

@@ -22,10 +22,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.feather as feather
 
 from .dictionary import columns, raw_files
 
-_WRITE = pacsv.WriteOptions(quoting_style="none", include_header=True)
 
 
 @dataclass
@@ -46,8 +46,9 @@ def _read_text(path: Path) -> pa.Table:
 
 
 def split(raw: Path, out: Path, partitions: int) -> pd.DataFrame:
-    """Write ``partitions`` sub-extracts of ``raw`` (same layout) and return the global
-    subject key (SUBJID -> USUBJID), numbered in site order over the whole extract."""
+    """Write ``partitions`` sub-extracts of ``raw`` (Arrow IPC, one per domain, with each row's
+    original row number) and return the global subject key (SUBJID -> USUBJID), numbered in
+    site order over the whole extract."""
     scr = _read_text(raw / "screening_log.csv")
     idc = scr["ID_CARD_NO"].to_numpy(zero_copy_only=False)
     part_of_card = pd.util.hash_array(idc.astype(object)) % partitions
@@ -72,12 +73,10 @@ def split(raw: Path, out: Path, partitions: int) -> pd.DataFrame:
         t = scr if f == "screening_log" else _read_text(raw / f"{f}.csv")
         idx = pc.index_in(t["SUBJID"], value_set=subj_arr)       # row -> its screening record
         p = pc.take(part_arr, pc.fill_null(idx, 0)).to_numpy()
+        t = t.append_column("__SRC_ROW", pa.array(np.arange(1, t.num_rows + 1, dtype=np.int64)))
         for k in range(partitions):
             sub = t.filter(pa.array(p == k))
-            with open(out / f"p{k:02d}" / f"{f}.csv", "wb") as fh:
-                fh.write((",".join(columns(f)) + "\n").encode("utf-8"))
-                pacsv.write_csv(sub.select(columns(f)), fh, pacsv.WriteOptions(include_header=False,
-                                                                              quoting_style="none"))
+            feather.write_feather(sub, str(out / f"p{k:02d}" / f"{f}.arrow"), compression="uncompressed")
     return key
 
 

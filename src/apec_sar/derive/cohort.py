@@ -134,15 +134,28 @@ def last_known_alive(t: dict[str, pd.DataFrame], index) -> pd.Series:
     """Latest date with evidence the patient was alive (already cut at the data cut-off): an
     ALIVE survival contact, a tumour assessment, a study-drug administration start or a
     completed anlotinib course end. Never before the first dose."""
+    idx = pd.Index(index)
+    lo = np.iinfo(np.int64).min
+    best = np.full(len(idx), lo, dtype=np.int64)
+    first = np.full(len(idx), np.iinfo(np.int64).max, dtype=np.int64)
+
+    def update(target, subjects, dates, op):
+        codes = idx.get_indexer(subjects)
+        d = pd.to_datetime(dates).to_numpy(dtype="datetime64[ns]").view(np.int64)
+        ok = (codes >= 0) & (d != np.iinfo(np.int64).min)          # NaT is int64 min
+        op.at(target, codes[ok], d[ok])
+
     fu = t["follow_up"]
+    alive = fu[fu.STATUS == "ALIVE"]
     ex = t["exposure"]
-    parts = [fu[fu.STATUS == "ALIVE"].set_index("USUBJID").CONTACT_DATE,
-             t["tumour_assessments"].set_index("USUBJID").ASSESS_DATE,
-             ex.set_index("USUBJID").START_DATE, ex.set_index("USUBJID").END_DATE]
-    allv = pd.concat([p.dropna() for p in parts])
-    last = allv.groupby(level=0).max()
-    start = ex.groupby("USUBJID").START_DATE.min()
-    return pd.concat([last, start], axis=1).max(axis=1)
+    ta = t["tumour_assessments"]
+    update(best, alive.USUBJID, alive.CONTACT_DATE, np.maximum)
+    update(best, ta.USUBJID, ta.ASSESS_DATE, np.maximum)
+    update(best, ex.USUBJID, ex.START_DATE, np.maximum)
+    update(best, ex.USUBJID, ex.END_DATE, np.maximum)
+    update(first, ex.USUBJID, ex.START_DATE, np.minimum)
+    out = np.where(first != np.iinfo(np.int64).max, np.maximum(best, first), best)
+    return pd.Series(out.view("datetime64[ns]"), index=idx)     # int64 min is NaT
 
 
 def eligibility(s: pd.DataFrame) -> pd.DataFrame:
