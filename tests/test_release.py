@@ -68,10 +68,8 @@ def _tree_hash(folder):
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory):
-    dst = tmp_path_factory.mktemp("scratch") / "project"
-    shutil.copytree(ROOT, dst, ignore=shutil.ignore_patterns(".venv", ".git", "_output", "derived", "ard", "truth",
-                                                             "__pycache__", "*.egg-info", "kernel-*"))
-    return dst
+    from apec_sar.paths import scratch_copy
+    return scratch_copy(tmp_path_factory.mktemp("scratch") / "project", ROOT)
 
 
 def _run(project):

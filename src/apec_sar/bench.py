@@ -74,13 +74,10 @@ def _measure_report() -> tuple[float, float]:
     import json
     import os
 
-    from .paths import project_root
+    from .paths import scratch_copy
 
-    root = project_root()
     with tempfile.TemporaryDirectory(prefix="apec-bench-report-") as tmp:
-        proj = Path(tmp) / "project"
-        shutil.copytree(root, proj, ignore=shutil.ignore_patterns(".venv", ".git", "_output", "derived", "ard",
-                                                                  "truth", "__pycache__", "kernel-*"))
+        proj = scratch_copy(Path(tmp) / "project")
         env = {**os.environ, "APEC_SAR_ROOT": str(proj)}
         cmd = [sys.executable, "-m", "apec_sar.pipeline"]
         t0 = time.perf_counter()

@@ -57,3 +57,15 @@ def derived_dir() -> Path:
 def clean_dir() -> Path:
     """Clean tables written by notebook 01 (regenerated, git-ignored)."""
     return derived_dir() / "clean"
+
+
+# generated or machine-local content a scratch copy of the project leaves out
+SCRATCH_IGNORE = (".venv", ".git", "_output", "derived", "ard", "truth", "__pycache__", "*.egg-info", "kernel-*")
+
+
+def scratch_copy(dst: Path, root: Path | None = None) -> Path:
+    """Copy the project's sources, notebooks and raw data (not its environment, caches or
+    generated output) to ``dst``; run it there with ``APEC_SAR_ROOT=dst``."""
+    import shutil
+    shutil.copytree(root or project_root(), dst, ignore=shutil.ignore_patterns(*SCRATCH_IGNORE))
+    return Path(dst)

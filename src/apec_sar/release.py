@@ -27,7 +27,7 @@ import yaml
 
 from .ard import load_ard
 from .datalock import check
-from .paths import project_root
+from .paths import project_root, scratch_copy
 from .provenance import git_state
 
 KEY = ["OUTPUT_ID", "ANALYSIS", "POPULATION", "PARAMETER", "GROUP", "STAT"]
@@ -126,9 +126,7 @@ def rebuild(version: str) -> pd.DataFrame:
     if rec is None:
         raise SystemExit(f"no release {version} in releases/history.yml")
     with tempfile.TemporaryDirectory(prefix=f"apec-sar-v{version}-") as tmp:
-        scratch = Path(tmp) / "project"
-        shutil.copytree(root, scratch, ignore=shutil.ignore_patterns(".venv", ".git", "_output", "derived", "__pycache__", "kernel-*",
-                                                                    "ard", "truth"))
+        scratch = scratch_copy(Path(tmp) / "project", root)
         set_variables(scratch, version, rec["status"], rec["data_cutoff"])
         _run_pipeline(scratch, render=True)
         ard = load_ard(scratch / "data" / "ard")

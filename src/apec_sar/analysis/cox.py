@@ -26,10 +26,16 @@ COX_METHOD = "Cox PH, Efron ties, Wald 95% CI; p: Wald (term), likelihood ratio 
 LANDMARK_DAYS = 91
 
 
-def analysis_frame(adsl: pd.DataFrame, adtte: pd.DataFrame, param: str) -> pd.DataFrame:
+def analysed_with_groups(adsl: pd.DataFrame) -> pd.DataFrame:
+    """The analysis set with the derived grouping factors of COVARIATES (MET2, PD1GR)."""
     a = adsl[adsl.EFFFL == "Y"].copy()
     a["MET2"] = np.where(a.NMETORG >= 2, ">=2", "<2")
     a["PD1GR"] = np.where(a.PD1AGENT == "camrelizumab", "camrelizumab", "other")
+    return a
+
+
+def analysis_frame(adsl: pd.DataFrame, adtte: pd.DataFrame, param: str) -> pd.DataFrame:
+    a = analysed_with_groups(adsl)
     t = adtte[adtte.PARAMCD == param][["USUBJID", "AVAL", "CNSR"]]
     d = a.merge(t, on="USUBJID")
     d["time"] = d.AVAL / 30.4375
@@ -86,9 +92,7 @@ def forest_rows(fits: dict[str, CoxResult]) -> pd.DataFrame:
 
 def subgroup_orr(adsl: pd.DataFrame, adrs: pd.DataFrame, output_id: str) -> tuple[ARD, pd.DataFrame]:
     """ORR (CR + PR) with Clopper-Pearson CIs within each subgroup level."""
-    a = adsl[adsl.EFFFL == "Y"].copy()
-    a["MET2"] = np.where(a.NMETORG >= 2, ">=2", "<2")
-    a["PD1GR"] = np.where(a.PD1AGENT == "camrelizumab", "camrelizumab", "other")
+    a = analysed_with_groups(adsl)
     bor = adrs[adrs.PARAMCD == "BOR"].set_index("USUBJID").AVALC
     a["RESP"] = a.USUBJID.map(bor).isin(["CR", "PR"])
     ard, rows = ARD(), []

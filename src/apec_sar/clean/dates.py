@@ -8,6 +8,8 @@ Dates are returned as int64 day numbers (days since 1970-01-01); ``MISSING`` mar
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -71,7 +73,6 @@ def _parse_unique(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     normv = norm.to_pylist()
     days = np.full(n, MISSING, dtype=np.int64)
     prec = np.full(n, INVALID, dtype=np.int8)
-    import re
     pat = re.compile(_PATTERN)
     for i, v in enumerate(normv):
         if empty[i]:
@@ -146,6 +147,18 @@ def to_datetime(days: np.ndarray) -> pd.Series:
     """Day numbers -> pandas datetime64[ns] (NaT for MISSING)."""
     d = np.asarray(days, dtype=np.int64)
     return pd.Series(np.where(d == MISSING, np.datetime64("NaT"), d.astype("datetime64[D]")).astype("datetime64[ns]"))
+
+
+def day_numbers(values) -> np.ndarray:
+    """Datetimes (NaT allowed) -> int64 day numbers, MISSING for NaT (inverse of to_datetime)."""
+    v = pd.Series(values)
+    d = v.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    return np.where(v.isna().to_numpy(), MISSING, d)
+
+
+def shift(days: np.ndarray, n: int) -> np.ndarray:
+    """Add n days, leaving MISSING as it is."""
+    return np.where(days == MISSING, MISSING, days + n)
 
 
 def iso(days: np.ndarray) -> np.ndarray:

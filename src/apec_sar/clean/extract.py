@@ -97,6 +97,10 @@ class _Cleaner:
                          df[col].astype(object).to_numpy()[part], action)
         return out, flag
 
+    def subject_days(self, df: pd.DataFrame, by_subject: pd.Series) -> np.ndarray:
+        """Each row's subject-level date (e.g. first dose) as day numbers, MISSING if none."""
+        return D.day_numbers(df.SUBJID.astype(object).map(by_subject))
+
     def codes(self, file, df, col, codelist) -> pd.Series:
         raw = self.s(df, col)
         out = M.map_codes(raw, codelist, file, col, df.SRC_ROW.to_numpy())
@@ -292,16 +296,15 @@ class _Cleaner:
         # last date known alive before death, from contacts, assessments and study drug
         ev = [pd.Series(contact[status == "ALIVE"], index=subj[status == "ALIVE"])]
         ta = T["tumour_assessments"]
-        ev.append(pd.Series(ta.ASSESS_DATE.values.astype("datetime64[D]").astype(np.int64), index=ta.SUBJID.to_numpy()))
+        ev.append(pd.Series(D.day_numbers(ta.ASSESS_DATE), index=ta.SUBJID.to_numpy()))
         ex = T["exposure"]
-        ev.append(pd.Series(ex.LAST_DOSE.values.astype("datetime64[D]").astype(np.int64), index=ex.SUBJID.to_numpy()))
+        ev.append(pd.Series(D.day_numbers(ex.LAST_DOSE), index=ex.SUBJID.to_numpy()))
         alive = pd.concat(ev).groupby(level=0).max()
         lower = pd.Series(subj).map(alive).fillna(D.MISSING).to_numpy(dtype=np.int64)
         dd, dflag = self.impute(f, df, "DEATH_DATE", dd, dprec, "first", lower=np.where(dead, lower, D.MISSING),
                                 why=", not before the last date known alive")
-        trtsdt = pd.Series(subj).map(trt.TRTSDT).to_numpy()
-        early = dead & ~pd.isna(trtsdt)
-        early &= dd < np.where(pd.isna(trtsdt), np.datetime64("NaT"), trtsdt).astype("datetime64[D]").astype(np.int64)
+        trtsdt = D.day_numbers(pd.Series(subj).map(trt.TRTSDT))
+        early = dead & (trtsdt != D.MISSING) & (dd < trtsdt)
         if early.any():
             i = np.flatnonzero(early)[0]
             raise DataError(f, int(df.SRC_ROW.iloc[i]), "DEATH_DATE", "death on/after first dose",
@@ -377,8 +380,7 @@ class _Cleaner:
         f = "prior_therapy"
         drugs = M.map_drugs(df.REGIMEN, f, "REGIMEN", df.SRC_ROW.to_numpy())
         self.harm.append((f, "REGIMEN", "drug name -> INN", int((drugs.INN.to_numpy() != df.REGIMEN.astype(object).to_numpy()).sum())))
-        first = df.SUBJID.astype(object).map(trt.TRTSDT)
-        upper = np.where(first.isna(), D.MISSING, first.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64) - 1)
+        upper = D.shift(self.subject_days(df, trt.TRTSDT), -1)
         s, sp = self.dates(f, df, "START_DATE")
         s, sflag = self.impute(f, df, "START_DATE", s, sp, "first")
         e, ep = self.dates(f, df, "END_DATE")
@@ -397,12 +399,7 @@ class _Cleaner:
         self.harm.append((f, "AE_VERBATIM", "verbatim -> CTCAE v5 term",
                           int((terms.AEDECOD.to_numpy() != df.AE_VERBATIM.astype(object).to_numpy()).sum())))
         subj = df.SUBJID.astype(object)
-
-        def days_of(series):
-            v = subj.map(series)
-            return np.where(v.isna(), D.MISSING, v.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64))
-
-        trtsdt, dth = days_of(trt.TRTSDT), days_of(death)
+        trtsdt, dth = self.subject_days(df, trt.TRTSDT), self.subject_days(df, death)
         s, sp = self.dates(f, df, "START_DATE")
         e, ep = self.dates(f, df, "END_DATE")
         s_imp, sflag = self.impute(f, df, "START_DATE", s, sp, "first", lower=trtsdt, upper=dth,
@@ -431,8 +428,7 @@ class _Cleaner:
         f = "subsequent_therapy"
         drugs = M.map_drugs(df.THERAPY, f, "THERAPY", df.SRC_ROW.to_numpy())
         self.harm.append((f, "THERAPY", "drug name -> INN", int((drugs.INN.to_numpy() != df.THERAPY.astype(object).to_numpy()).sum())))
-        last = df.SUBJID.astype(object).map(trt.TRTEDT)
-        lower = np.where(last.isna(), D.MISSING, last.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64) + 1)
+        lower = D.shift(self.subject_days(df, trt.TRTEDT), 1)
         s, sp = self.dates(f, df, "START_DATE")
         s, sflag = self.impute(f, df, "START_DATE", s, sp, "first", lower=lower, why=", after the last study dose")
         return pd.DataFrame({"SRC_ROW": df.SRC_ROW, "SUBJID": self.s(df, "SUBJID"), "THERAPY": drugs.INN.to_numpy(),
