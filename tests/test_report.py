@@ -1,13 +1,19 @@
 """The Quarto SAR: every embed target exists with stored output and a label on the cell's first
-lines; every cross-reference resolves; chapters hold no executable code; the version and cut-off
-shown by the notebooks agree with _variables.yml; rendering is tested when Quarto is installed."""
+lines; every numbered output is registered once in report/outputs.yml and captioned with its
+number; every cross-reference resolves; chapters hold no executable code; the version and
+cut-off shown by the notebooks agree with _variables.yml. With Quarto installed (CI installs it)
+the SAR is rendered once and read back: the render prints no warning, the PDF's text holds every
+caption and the release stamp and no unresolved reference, and the HTML is opened in headless
+Chromium (every chapter heading, every image loaded, no console error, no network request)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -70,8 +76,24 @@ def test_every_embed_target_exists_with_output():
         assert label not in seen, f"{label} embedded twice (labels must be unique in a book)"
         seen.add(label)
         kind = label.split("-")[0]
-        cap = "".join(cell["source"])
-        assert f"{kind}-cap:" in cap, f"{path}#{label} needs a {kind}-cap"
+        if kind in ("tbl", "fig"):
+            assert f"{kind}-cap:" in "".join(cell["source"]), f"{path}#{label} needs a {kind}-cap"
+
+
+def test_every_numbered_output_is_registered_and_captioned_with_its_number():
+    from apec_sar.outputs import load_outputs
+    outputs = {o.label: o for o in load_outputs()}
+    floats = {(path, label) for _, path, label in embeds() if label.split("-")[0] in ("tbl", "fig")}
+    assert {label for _, label in floats} == set(outputs), "report/outputs.yml and the chapters' embeds differ"
+    for path, label in floats:
+        o = outputs[label]
+        assert path == f"/notebooks/{o.notebook}.ipynb", (label, path)
+        src = "".join(cell_labels(ROOT / path.lstrip("/"))[label]["source"])
+        m = re.search(r'^#\|\s*(?:tbl|fig)-cap:\s*"(.*)"\s*$', src, re.M)
+        assert m and m.group(1) == o.caption, f"{label}: caption differs from the registry: run python -m apec_sar.outputs sync"
+    numbers = [(o.kind, o.number) for o in outputs.values()]
+    assert len(numbers) == len(set(numbers))
+    assert not any(re.search(r"[a-z]$|\.0$|\.0\.", n) for _, n in numbers), "ICH numbers only (no 14.1.0, no 14.2.9b)"
 
 
 def test_every_cross_reference_resolves():
@@ -94,12 +116,118 @@ def test_notebooks_show_the_configured_version_and_cutoff():
             assert m.group(1) == cfg.data_cutoff.isoformat(), nb.name
 
 
-@pytest.mark.skipif(shutil.which("quarto") is None,
-                    reason="Quarto is not installed (conda env from environment.yml, or pip quarto-cli with internet)")
-def test_quarto_renders_html_and_pdf(tmp_path):
-    res = subprocess.run(["quarto", "render", "--to", "html", "--output-dir", str(tmp_path / "html")], cwd=ROOT,
-                         capture_output=True, text=True)
+QUARTO = shutil.which("quarto")
+needs_quarto = pytest.mark.skipif(QUARTO is None, reason="Quarto is not installed (CI installs it: ../shared/tools/quarto)")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """The whole SAR rendered once (HTML + PDF) into a temporary output folder."""
+    if QUARTO is None:
+        pytest.skip("Quarto is not installed")
+    out = tmp_path_factory.mktemp("render") / "sar"
+    env = {**os.environ, "QUARTO_PYTHON": sys.executable}
+    res = subprocess.run([QUARTO, "render", "--output-dir", str(out)], cwd=ROOT, capture_output=True, text=True,
+                         env=env)
+    return res, out
+
+
+@needs_quarto
+def test_render_exits_0_with_no_warning(rendered):
+    res, out = rendered
     assert res.returncode == 0, res.stderr[-3000:]
-    res = subprocess.run(["quarto", "render", "--to", "typst", "--output-dir", str(tmp_path / "pdf")], cwd=ROOT,
-                         capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr[-3000:]
+    lines = (res.stdout + res.stderr).splitlines()
+    warnings = [line for line in lines if re.search(r"\bwarn(ing)?\b", line, re.I)]
+    assert not warnings, warnings[:10]
+    assert (out / f"APEC-SAR-v{load_config().version}.pdf").is_file()
+    assert (out / "index.html").is_file()
+
+
+def _pdf_text(pdf, *pages):
+    args = ["pdftotext", "-layout"] + (["-f", str(pages[0]), "-l", str(pages[-1])] if pages else []) + [str(pdf), "-"]
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout
+
+
+@needs_quarto
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is not installed")
+def test_pdf_text_has_every_caption_the_stamp_and_no_unresolved_reference(rendered):
+    from apec_sar.outputs import load_outputs
+    _, out = rendered
+    pdf = out / f"APEC-SAR-v{load_config().version}.pdf"
+    text = " ".join(_pdf_text(pdf).split())
+    for o in load_outputs():
+        assert text.count(o.caption) >= 2, f"{o.caption!r}: expected in the list of outputs and above the output"
+    for bad in ("??", "@tbl-", "@fig-", "@sec-", "&lt;", "&gt;", "&amp;", "&nbsp;"):
+        assert bad not in text, bad
+    cover = " ".join(_pdf_text(pdf, 1).split())
+    cfg = load_config()
+    assert f"SAR version {cfg.version}" in cover and cfg.data_cutoff.isoformat() in cover
+    assert ("SYNTHETIC DATA" in cover) == cfg.synthetic_data
+    lock = json.loads((ROOT / "data" / "datalock.json").read_text(encoding="utf-8"))
+    assert "Source commit" in cover and lock["lock_hash"] in cover     # printed whole, on one line
+
+
+@needs_quarto
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is not installed")
+def test_pdf_nothing_runs_past_the_margins(rendered):
+    """Every word of every page lies inside the page with at least 1 cm to spare on each side
+    (the text area has 2.2 cm margins): no clipped table column, hash or caption."""
+    _, out = rendered
+    pdf = out / f"APEC-SAR-v{load_config().version}.pdf"
+    xml = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    cm = 72 / 2.54
+    outside = []
+    for n, page in enumerate(re.findall(r"<page (.*?)</page>", xml, re.S), start=1):
+        width = float(re.search(r'width="([\d.]+)"', page).group(1))
+        for x0, x1, word in re.findall(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">(.*?)</word>', page):
+            if float(x0) < cm or float(x1) > width - cm:
+                outside.append((n, word))
+    assert outside == [], outside[:10]
+
+
+@needs_quarto
+@pytest.mark.skipif(not __import__("tests.browser", fromlist=["CHROMIUM"]).CHROMIUM,
+                    reason="Chromium is not installed (apt-get install chromium)")
+def test_html_in_headless_chromium(rendered):
+    import functools
+    import http.server
+    import threading
+
+    from .browser import browser
+    _, out = rendered
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(out)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        with browser() as open_page:
+            for ch in chapters():
+                first = next(line for line in (ROOT / ch).read_text(encoding="utf-8").splitlines() if line.startswith("# "))
+                title = re.sub(r"\s*\{.*\}\s*$", "", first[2:]).strip()
+                page = open_page(f"{base}/{ch.replace('.qmd', '.html')}")
+                h1 = page.eval("Array.from(document.querySelectorAll('h1')).map(h => h.textContent).join(' | ')")
+                assert title in h1, (ch, h1)
+                broken = page.eval("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+                assert broken == [], (ch, broken)
+                errors = [e for e in page.errors if "favicon.ico" not in e]
+                assert errors == [], (ch, errors)
+                external = page.eval("performance.getEntriesByType('resource').map(r => r.name).filter(n => !n.startsWith(location.origin))")
+                assert external == [], (ch, external)
+    finally:
+        srv.shutdown()
+
+
+@needs_quarto
+def test_html_zip_opens_offline(rendered):
+    import zipfile
+    _, out = rendered
+    name = f"APEC-SAR-v{load_config().version}"
+    with zipfile.ZipFile(out / f"{name}-html.zip") as z:
+        names = set(z.namelist())
+    assert f"{name}/index.html" in names
+    for ch in chapters():
+        assert f"{name}/{ch.replace('.qmd', '.html')}" in names
+    assert sum(n.endswith(".png") for n in names) >= 10

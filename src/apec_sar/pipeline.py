@@ -84,7 +84,10 @@ def execute_notebook(path: Path, cwd: Path | None = None) -> None:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
+    # the kernel talks to us over local TCP; its log line about unencrypted TCP says nothing a
+    # user can act on, so the kernel logs errors only
     NotebookClient(nb, kernel_name="python3", timeout=600, record_timing=False,
+                   extra_arguments=["--IPKernelApp.log_level=ERROR"],
                    resources={"metadata": {"path": str(cwd or path.parent)}}).execute()
     nbformat.write(nb, path)
 
@@ -127,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[report] preview: {index.relative_to(root)}")
         print("[report] " + QUARTO_HELP.replace("\n", "\n[report] "))
         return 0
-    from .provenance import build_stamp
-    env = {**os.environ, **build_stamp()}
+    # the pre-render step (scripts/prerender.py) imports apec_sar: give Quarto this Python
+    env = {**os.environ, "QUARTO_PYTHON": sys.executable}
     _step("quarto render (HTML + PDF)", lambda: subprocess.run([quarto, "render"], cwd=root, check=True, env=env))
     return 0
 

@@ -7,6 +7,7 @@ import datetime as dt
 import platform
 import subprocess
 from importlib import metadata
+from pathlib import Path
 
 import pandas as pd
 
@@ -50,7 +51,27 @@ def environment_table() -> pd.DataFrame:
 
 
 def build_stamp() -> dict[str, str]:
-    """Values that change with every build; passed to Quarto as environment variables."""
+    """Values that change with every build: commit (with a dirty flag), render date, data-lock hash
+    and the Quarto version."""
+    import shutil
     sha, dirty = git_state()
-    return {"SAR_GIT_SHA": sha + (" (uncommitted changes)" if dirty else ""),
-            "SAR_RENDER_DATE": dt.date.today().isoformat(), "SAR_DATALOCK": check()}
+    quarto = shutil.which("quarto")
+    version = "not installed"
+    if quarto:
+        res = subprocess.run([quarto, "--version"], capture_output=True, text=True)
+        version = res.stdout.strip() or "unknown"
+    return {"commit": sha + (" (uncommitted changes)" if dirty else ""),
+            "rendered": dt.date.today().isoformat(), "datalock": check(), "quarto": version}
+
+
+STAMP_FILE = "_stamp.yml"
+
+
+def write_stamp() -> Path:
+    """Write the build stamp as Quarto metadata (``sar-build``) to ``_stamp.yml`` at the project
+    root; ``_quarto.yml`` reads it through ``metadata-files`` (run as Quarto's pre-render step)."""
+    import yaml
+    path = project_root() / STAMP_FILE
+    path.write_text("# written by the pre-render step (apec_sar.provenance); not committed\n"
+                    + yaml.safe_dump({"sar-build": build_stamp()}, sort_keys=True), encoding="utf-8")
+    return path

@@ -1,17 +1,116 @@
-"""Tables formatted from the ARD (great_tables, with fixed ids so outputs are stable)."""
+"""Tables formatted from the ARD (great_tables, with fixed ids so outputs are stable).
+
+Presentation rules shared by every table of the SAR (CRO conventions):
+- the output's number and title are its Quarto caption (``#| tbl-cap:``), never repeated inside
+  the table; the table's own header line names the population and its N;
+- no pandas index, no raw variable names in headers (``frame_table`` requires labels), counts
+  as integers, one decimal rule per statistic (callers format with ``stats.rounding.fmt``);
+- indented sub-rows keep their indentation (leading spaces become non-breaking spaces);
+- great_tables' default font stack (it ends in ``sans-serif``, unknown to Typst) and its 16 px
+  table font are removed, so HTML and PDF both use the document's font and size.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+
+import numpy as np
 import pandas as pd
-from great_tables import GT
+from great_tables import GT, loc, style
 
 from .stats.rounding import fmt
+
+NBSP = "\u00a0"
+
+
+def _clean_html(html: str) -> str:
+    html = re.sub(r"font-family:[^;{}]*;", "", html)
+    return html.replace("font-size: 16px;", "")
 
 
 def show(gt: GT):
     """Display a GT as plain HTML (no environment-dependent styling; nbval-stable)."""
     from IPython.display import HTML
-    return HTML(gt.as_raw_html(make_page=False, all_important=False))
+    return HTML(_clean_html(gt.as_raw_html(make_page=False, all_important=False)))
+
+
+def _indent(value):
+    if isinstance(value, str) and value.startswith(" "):
+        stripped = value.lstrip(" ")
+        return NBSP * 2 * (len(value) - len(stripped)) + stripped
+    return value
+
+
+def gt_table(df: pd.DataFrame, table_id: str, header: str, notes=(), *, align_first: str = "left") -> GT:
+    """A SAR table: ``header`` (population and N, e.g. "Analysis set, N = 29") above the column
+    labels, ``notes`` (footnotes: definitions, methods, source, "Synthetic data.") below. The
+    number and title are the notebook cell's ``tbl-cap``. The first column is left-aligned, the
+    others centred; leading spaces indent a row label."""
+    d = df.reset_index(drop=True).copy()
+    for c in d.columns:
+        if d[c].dtype == object:
+            d[c] = d[c].map(_indent)
+    g = GT(d, id=table_id)
+    if header:
+        g = g.tab_header(title=header)
+    g = g.tab_options(heading_title_font_size="100%", heading_align="left", column_labels_font_weight="bold",
+                      data_row_padding="2px", source_notes_font_size="90%")
+    first = [d.columns[0]]
+    rest = list(d.columns[1:])
+    g = g.cols_align(align=align_first, columns=first)
+    numeric = [c for c in rest if _numeric_column(d[c])]
+    text = [c for c in rest if c not in numeric]
+    if numeric:
+        g = g.cols_align(align="center", columns=numeric)
+    if text:
+        g = g.cols_align(align="left", columns=text)
+    for n in notes:
+        g = g.tab_source_note(n)
+    return g
+
+
+STATISTIC = re.compile(r"^[\s\d.,:;()%<>=+\-–NE/]*$")
+
+
+def _numeric_column(values: pd.Series) -> bool:
+    """Counts, percentages, estimates with CIs ("5.59 (4.17, 7.39)", "<0.001", "NE"): centred."""
+    shown = [str(v) for v in values if v is not None and str(v).strip()]
+    return bool(shown) and all(STATISTIC.match(v) for v in shown)
+
+
+RAW_NAME = re.compile(r"^[A-Z][A-Z0-9_]*[A-Z0-9]$")
+
+
+def format_value(v, decimals: int | None = None) -> str:
+    """One cell: integers without decimals, floats with ``decimals`` (half away from zero),
+    missing as an empty cell, dates as ISO dates."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
+        return ""
+    if isinstance(v, (pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(v).date().isoformat()
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        if decimals is None:
+            return str(int(v)) if float(v).is_integer() else fmt(float(v), 2)
+        return fmt(float(v), decimals)
+    return str(v)
+
+
+def frame_table(df: pd.DataFrame, table_id: str, labels: dict[str, str], header: str = "", notes=(),
+                decimals: dict[str, int] | None = None) -> GT:
+    """Present a data frame (a listing, a log, a flow) as a SAR table: only the columns named in
+    ``labels`` (in that order, under those headers), every cell formatted by
+    :func:`format_value` (``decimals`` per column). Raw variable names are refused as headers."""
+    raw = [lab for lab in labels.values() if RAW_NAME.match(lab) and lab not in ("N", "ID", "CTCAE", "SOC")]
+    if raw:
+        raise ValueError(f"table {table_id}: raw variable names as column labels: {raw}")
+    decimals = decimals or {}
+    out = pd.DataFrame({lab: [format_value(v, decimals.get(col)) for v in df[col]] for col, lab in labels.items()})
+    return gt_table(out, table_id, header, notes)
 
 
 def _v(ard: pd.DataFrame, param: str, stat: str, group: str = "All") -> float:
@@ -55,13 +154,6 @@ def ttet01(ard: pd.DataFrame, params: list[str], labels: dict[str, str]) -> pd.D
     add("Median follow-up, months (95% CI)", vals={labels[p]: ci(_v(ard, p, "FOLLOWUP_MEDIAN"), _v(ard, p, "FOLLOWUP_LCL"),
                                                                  _v(ard, p, "FOLLOWUP_UCL")) for p in params})
     return pd.DataFrame(rows)
-
-
-def gt_table(df: pd.DataFrame, table_id: str, title: str, subtitle: str, notes: list[str]) -> GT:
-    g = GT(df, id=table_id).tab_header(title=title, subtitle=subtitle)
-    for n in notes:
-        g = g.tab_source_note(n)
-    return g
 
 
 def rspt01(ard: pd.DataFrame, params: list[str], labels: dict[str, str]) -> pd.DataFrame:

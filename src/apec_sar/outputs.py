@@ -1,0 +1,141 @@
+"""The SAR's numbered outputs (``report/outputs.yml``): ICH E3 numbers assigned in one place.
+
+Within a section ("14.1", "14.2", "14.3", "14.4", or an appendix letter) outputs are numbered
+1, 2, 3 ... in the file's order -- one sequence for tables and figures together, so a number
+names exactly one output; listings carry their fixed ICH E3 appendix-16.2 numbers. The kind
+comes from the label (``tbl-`` Table, ``fig-`` Figure) unless ``kind`` says otherwise (Listing).
+
+``python -m apec_sar.outputs sync`` writes each output's caption ("Table 14.2.5 Progression-free
+and overall survival (analysis set)") into the ``#| tbl-cap:`` / ``#| fig-cap:`` line of its
+notebook cell; Quarto prints it, and the Typst format and the HTML post-render step take the
+number from the caption.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from .paths import project_root
+
+KINDS = {"tbl": "Table", "fig": "Figure"}
+
+
+@dataclass(frozen=True)
+class Output:
+    label: str
+    kind: str          # Table, Figure or Listing
+    number: str        # e.g. 14.2.5, B.1, 16.2.6
+    title: str
+    notebook: str      # notebook stem without .ipynb, e.g. 05_survival
+
+    @property
+    def caption(self) -> str:
+        return f"{self.kind} {self.number} {self.title}"
+
+
+def registry_file(root: Path | None = None) -> Path:
+    return (root or project_root()) / "report" / "outputs.yml"
+
+
+def load_outputs(root: Path | None = None) -> list[Output]:
+    """Every numbered output with its number, in file order; errors name the entry."""
+    path = registry_file(root)
+    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    seq: dict[str, int] = {}
+    out, seen = [], set()
+    for i, e in enumerate(entries, start=1):
+        label = e.get("label")
+        if not label or label in seen:
+            raise ValueError(f"{path}: entry {i}: label missing or repeated ({label!r})")
+        seen.add(label)
+        kind = e.get("kind") or KINDS.get(label.split("-")[0])
+        if kind is None:
+            raise ValueError(f"{path}: {label}: no kind (label must start with tbl- or fig-, or set kind)")
+        if "number" in e:
+            number = str(e["number"])
+        elif "section" in e:
+            sec = str(e["section"])
+            seq[sec] = seq.get(sec, 0) + 1
+            number = f"{sec}.{seq[sec]}"
+        else:
+            raise ValueError(f"{path}: {label}: give a section or a number")
+        out.append(Output(label, kind, number, str(e["title"]), str(e["notebook"])))
+    numbers = [(o.kind == "Listing", o.number) for o in out]
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"{path}: two outputs share a number")
+    return out
+
+
+CAPTION_LINE = re.compile(r'^(#\|\s*(?:tbl|fig)-cap:\s*).*$')
+LABEL_LINE = re.compile(r"^#\|\s*label:\s*(\S+)\s*$")
+
+
+def _cell_label(lines: list[str]) -> str | None:
+    for line in lines:
+        m = LABEL_LINE.match(line)
+        if m:
+            return m.group(1)
+        if not line.startswith("#|"):
+            return None
+    return None
+
+
+def sync(root: Path | None = None) -> list[str]:
+    """Write every registered output's caption into its notebook cell; return the changed
+    notebooks. Only the caption line changes (stored outputs are untouched)."""
+    root = root or project_root()
+    by_nb: dict[str, dict[str, Output]] = {}
+    for o in load_outputs(root):
+        by_nb.setdefault(o.notebook, {})[o.label] = o
+    changed = []
+    for stem, outputs in by_nb.items():
+        path = root / "notebooks" / f"{stem}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        found, dirty = set(), False
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            label = _cell_label(cell.source.splitlines())
+            if label not in outputs:
+                continue
+            found.add(label)
+            cap = json.dumps(outputs[label].caption, ensure_ascii=False)
+            lines = cell.source.splitlines()
+            new = [CAPTION_LINE.sub(lambda m: m.group(1) + cap, line) for line in lines]
+            if not any(CAPTION_LINE.match(line) for line in lines):
+                new.insert(1, f"#| {label.split('-')[0]}-cap: {cap}")
+            if new != lines:
+                cell.source = "\n".join(new)
+                dirty = True
+        missing = set(outputs) - found
+        if missing:
+            raise ValueError(f"{path.name}: no cell labelled {sorted(missing)}")
+        if dirty:
+            nbformat.write(nb, path)
+            changed.append(path.name)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m apec_sar.outputs", description=__doc__.splitlines()[0])
+    ap.add_argument("command", choices=["sync", "list"])
+    args = ap.parse_args(argv)
+    if args.command == "list":
+        for o in load_outputs():
+            print(f"{o.label:<26} {o.caption}")
+        return 0
+    changed = sync()
+    print("captions written: " + (", ".join(changed) if changed else "none changed"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
