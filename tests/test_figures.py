@@ -293,6 +293,7 @@ def test_consort_boxes_fit_the_canvas_and_arrows_miss_the_text(n_reasons):
                        for i in range(n_reasons)])
     fig = draw(F.consort_diagram, c)
     check_print_rules(fig)
+    assert fig.get_size_inches()[1] <= F.consort.MAX_HEIGHT   # fits an A4 page (narrower main column, 7 pt)
     r = fig.canvas.get_renderer()
     boxes = {a.get_gid(): a.get_window_extent(r) for a in fig.findobj(FancyBboxPatch) if a.get_gid()}
     labels = [t for t in texts(fig) if (t.get_gid() or "").startswith("text")]

@@ -25,7 +25,8 @@ import re
 import pandas as pd
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from .style import FONT, INK, OKABE_ITO, TEXT_WIDTH_IN, line_height, new_figure, text_size, theme, wrap_to_width
+from .style import (FONT, INK, OKABE_ITO, SMALL, TEXT_WIDTH_IN, line_height, new_figure, text_size, theme,
+                    wrap_to_width)
 
 SIDE_STEPS = {"Duplicate patient records removed": None, "Patients excluded": "Excluded: "}
 STEP_LABELS = {
@@ -36,8 +37,11 @@ STEP_LABELS = {
     "Patients analysed": "Analysed: analysis set and safety set",
 }
 PAD = 0.08          # inches between a box's frame and its text
+MARGIN = 0.04       # inches around the diagram
 ARROW_GAP = 0.3     # inches of arrow between stacked boxes
 INDENT = 0.14       # inches per reason level
+MAX_HEIGHT = 8.5    # inches: A4 text height (24.7 cm) less room for the caption
+NARROW_MAIN = 1.6   # inches: the main column when the diagram would be taller than MAX_HEIGHT
 
 
 def _n(k: int) -> str:
@@ -104,63 +108,35 @@ def consort_flow(consort: pd.DataFrame, side_steps: dict | None = None, labels: 
 def consort_diagram(consort: pd.DataFrame, side_steps: dict | None = None, labels: dict | None = None,
                     width: float = TEXT_WIDTH_IN, main_width: float = 2.3):
     """Draw :func:`consort_flow`: main boxes in a column on the left joined by arrows, side
-    boxes to the right joined by an arrow from the flow; text wrapped to the box widths."""
+    boxes to the right joined by an arrow from the flow; text wrapped to the box widths.
+
+    A diagram taller than an A4 page's text area (``MAX_HEIGHT``) is laid out again with a
+    narrower main column, then at 7 pt, before it is drawn taller."""
     flow = consort_flow(consort, side_steps, labels)
     with theme():
         fig = new_figure(width, 1.0)
-        lh = line_height(FONT)
-        margin = 0.04
-        main_w = main_width
-        side_x0 = margin + main_w + 0.4
-        side_w = width - margin - side_x0
-        boxes = []   # (box id, kind, [(text, font weight, x offset)], height)
-        for b, g in flow.groupby("BOX", sort=True):
-            kind = g.KIND.iloc[0]
-            w = (main_w if kind == "main" else side_w) - 2 * PAD
-            lines = []
-            for r in g.itertuples():
-                off = INDENT * r.LEVEL if kind == "side" else 0.0
-                weight = "bold" if r.LEVEL == 0 else "normal"
-                room = w - off - (INDENT if r.LEVEL else 0)   # wrapped lines of a reason hang one indent deeper
-                for j, part in enumerate(wrap_to_width(fig, r.TEXT, room, FONT, weight)):
-                    lines.append((part, weight, off + (INDENT if j and r.LEVEL else 0)))
-            boxes.append((b, kind, lines, len(lines) * lh + 2 * PAD))
-        natural = [off + text_size(fig, text, FONT, weight)[0] for _, kind, lines, _ in boxes if kind == "side"
-                   for text, weight, off in lines]
-        side_w = min(side_w, max(natural, default=0.0) + 2 * PAD + 0.02)
-        # vertical layout (inches from the top): main boxes stacked, side boxes in the gaps
-        y, placed, pending_side = margin, [], []
-        for b, kind, lines, h in boxes:
-            if kind == "side":
-                pending_side.append((b, lines, h))
-                continue
-            if placed:
-                gap = max(ARROW_GAP, sum(s[2] for s in pending_side) + 0.2 * (len(pending_side) + 1))
-                y = _place_sides(placed, pending_side, y, gap)
-            placed.append(("main", b, lines, y, h))
-            y += h
-            pending_side = []
-        if pending_side:   # side boxes after the last main box hang from a short stub
-            gap = sum(s[2] for s in pending_side) + 0.2 * (len(pending_side) + 1)
-            y = _place_sides(placed, pending_side, y, gap)
-        height = y + margin
+        for main_w, size in ((main_width, FONT), (NARROW_MAIN, FONT), (NARROW_MAIN, SMALL)):
+            placed, height, side_x0, side_w = _layout(fig, flow, width, main_w, size)
+            if height <= MAX_HEIGHT:
+                break
         fig.set_size_inches(width, height)
+        lh = line_height(size)
         tr = fig.dpi_scale_trans
-        main_cx = margin + main_w / 2
+        main_cx = MARGIN + main_w / 2
         for kind, b, lines, top, h in placed:
-            x0 = margin if kind == "main" else side_x0
+            x0 = MARGIN if kind == "main" else side_x0
             w = main_w if kind == "main" else side_w
             fig.add_artist(FancyBboxPatch((x0, height - top - h), w, h, boxstyle="round,pad=0,rounding_size=0.04",
                                           transform=tr, fc="white", ec=OKABE_ITO["blue"], lw=1.0, gid=f"box{b}"))
             for k, (text, weight, off) in enumerate(lines):
                 cx = x0 + w / 2 if kind == "main" else x0 + PAD + off
                 fig.text(cx, height - top - PAD - k * lh, text, transform=tr, ha="center" if kind == "main" else "left",
-                         va="top", fontsize=FONT, fontweight=weight, color=INK, gid=f"text{b}")
+                         va="top", fontsize=size, fontweight=weight, color=INK, gid=f"text{b}")
         arrow = dict(arrowstyle="-|>", mutation_scale=8, color=OKABE_ITO["blue"], lw=1.0, shrinkA=0, shrinkB=0)
         mains = [p for p in placed if p[0] == "main"]
         for (_, _, _, t0, h0), (_, _, _, t1, _) in zip(mains, mains[1:]):
             fig.add_artist(FancyArrowPatch((main_cx, height - t0 - h0), (main_cx, height - t1), transform=tr, **arrow))
-        last_bottom = mains[-1][3] + mains[-1][4] if mains else margin
+        last_bottom = mains[-1][3] + mains[-1][4]
         for kind, b, lines, top, h in placed:
             if kind != "side":
                 continue
@@ -170,6 +146,44 @@ def consort_diagram(consort: pd.DataFrame, side_steps: dict | None = None, label
                                                **{**arrow, "arrowstyle": "-"}))
             fig.add_artist(FancyArrowPatch((main_cx, yc), (side_x0, yc), transform=tr, **arrow))
     return fig
+
+
+def _layout(fig, flow: pd.DataFrame, width: float, main_w: float, size: float):
+    """Wrap every box's text to its width and stack the boxes (inches from the top). Returns
+    the placed boxes (kind, box, [(text, weight, x offset)], top, height), the figure height,
+    and the side column's left edge and width (shrunk to its longest line)."""
+    lh = line_height(size)
+    side_x0 = MARGIN + main_w + 0.4
+    side_w = width - MARGIN - side_x0
+    boxes = []
+    for b, g in flow.groupby("BOX", sort=True):
+        kind = g.KIND.iloc[0]
+        w = (main_w if kind == "main" else side_w) - 2 * PAD
+        lines = []
+        for r in g.itertuples():
+            off = INDENT * r.LEVEL if kind == "side" else 0.0
+            weight = "bold" if r.LEVEL == 0 else "normal"
+            room = w - off - (INDENT if r.LEVEL else 0)   # wrapped lines of a reason hang one indent deeper
+            for j, part in enumerate(wrap_to_width(fig, r.TEXT, room, size, weight)):
+                lines.append((part, weight, off + (INDENT if j and r.LEVEL else 0)))
+        boxes.append((b, kind, lines, len(lines) * lh + 2 * PAD))
+    natural = [off + text_size(fig, text, size, weight)[0] for _, kind, lines, _ in boxes if kind == "side"
+               for text, weight, off in lines]
+    side_w = min(side_w, max(natural, default=0.0) + 2 * PAD + 0.02)
+    y, placed, pending_side = MARGIN, [], []
+    for b, kind, lines, h in boxes:
+        if kind == "side":
+            pending_side.append((b, lines, h))
+            continue
+        if placed:
+            gap = max(ARROW_GAP, sum(s[2] for s in pending_side) + 0.2 * (len(pending_side) + 1))
+            y = _place_sides(placed, pending_side, y, gap)
+        placed.append(("main", b, lines, y, h))
+        y += h
+        pending_side = []
+    if pending_side:   # side boxes after the last main box hang from a short stub
+        y = _place_sides(placed, pending_side, y, sum(s[2] for s in pending_side) + 0.2 * (len(pending_side) + 1))
+    return placed, y + MARGIN, side_x0, side_w
 
 
 def _place_sides(placed, sides, y, gap):
