@@ -110,6 +110,8 @@ def risk_table(curves: dict[str, K.KaplanMeier], ticks=None, *, step: float | No
 
 
 def _endpoint_of(curves, endpoint):
+    """The endpoint named, else the key of a single curve named like one ({"PFS": km}: the
+    stored notebooks' call)."""
     if endpoint is None and len(curves) == 1 and next(iter(curves)) in ENDPOINT_YLABEL:
         return next(iter(curves))
     return endpoint

@@ -12,6 +12,7 @@ cross, in marker shape.
 from __future__ import annotations
 
 import io
+import math
 from contextlib import contextmanager
 
 import matplotlib
@@ -126,8 +127,9 @@ def save(fig: Figure, path) -> None:
 
 
 def show(fig: Figure) -> None:
-    """Display a figure once, as its PNG, sized to its inches (CSS 96 px per inch, so Quarto
-    places it at its drawn size: fonts print at the sizes set here)."""
+    """Display a figure once, as its PNG, sized to its inches in CSS pixels (96 per inch; Quarto
+    turns them back into inches for Typst), rounded down so a text-width figure stays inside the
+    text width: fonts print at the sizes set here."""
     from IPython.display import Image, display
     w, h = fig.get_size_inches()
-    display(Image(data=png_bytes(fig), format="png", width=round(w * 96), height=round(h * 96)))
+    display(Image(data=png_bytes(fig), format="png", width=math.floor(w * 96), height=math.floor(h * 96)))
