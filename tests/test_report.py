@@ -169,20 +169,32 @@ def test_pdf_text_has_every_caption_the_stamp_and_no_unresolved_reference(render
 
 @needs_quarto
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is not installed")
-def test_pdf_nothing_runs_past_the_margins(rendered):
+def test_pdf_nothing_runs_past_the_margins_or_overprints(rendered):
     """Every word of every page lies inside the page with at least 1 cm to spare on each side
-    (the text area has 2.2 cm margins): no clipped table column, hash or caption."""
+    (the text area has 2.2 cm margins), and no two words are printed over each other: no clipped
+    table column, hash or caption, no overlapping headers."""
     _, out = rendered
     pdf = out / f"APEC-SAR-v{load_config().version}.pdf"
     xml = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     cm = 72 / 2.54
-    outside = []
+    outside, overlapping = [], []
+    word = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>')
     for n, page in enumerate(re.findall(r"<page (.*?)</page>", xml, re.S), start=1):
         width = float(re.search(r'width="([\d.]+)"', page).group(1))
-        for x0, x1, word in re.findall(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">(.*?)</word>', page):
-            if float(x0) < cm or float(x1) > width - cm:
-                outside.append((n, word))
+        words = [(float(a), float(b), float(c), float(d), w) for a, b, c, d, w in word.findall(page)]
+        outside += [(n, w) for x0, _, x1, _, w in words if x0 < cm or x1 > width - cm]
+        # two words printed over each other (e.g. column headers too wide for their column)
+        words.sort(key=lambda t: t[1])
+        for i, (x0, y0, x1, y1, w) in enumerate(words):
+            for u0, v0, u1, v1, u in words[i + 1:]:
+                if v0 >= y1:
+                    break
+                ox = min(x1, u1) - max(x0, u0)
+                oy = min(y1, v1) - max(y0, v0)
+                if ox > 1.0 and oy > 0.5 * min(y1 - y0, v1 - v0):
+                    overlapping.append((n, w, u))
     assert outside == [], outside[:10]
+    assert overlapping == [], overlapping[:10]
 
 
 @needs_quarto
