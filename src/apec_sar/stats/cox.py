@@ -216,7 +216,8 @@ def _result(fit, cd, cols, data, terms, n, events, conf_level, msgs, ties) -> Co
         tab["hr"] = np.exp(b)
         tab["lower"] = np.exp(b - z * se)
         tab["upper"] = np.exp(b + z * se)
-    tab["z"] = b / se
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tab["z"] = b / se
     tab["p_wald"] = 2 * norm.sf(np.abs(tab.z))
     sep = tab[(tab.coef.abs() > SEPARATION_COEF) | (tab.se > 100)]
     converged = fit.converged
