@@ -230,7 +230,7 @@ def _result(fit, cd, cols, data, terms, n, events, conf_level, msgs, ties) -> Co
         tab.loc[sep.index, ["hr", "lower", "upper", "p_wald"]] = np.nan
     ll0 = fit.loglik_init
     lr = 2 * (fit.loglik - ll0)
-    _, u0, i0 = E.derivatives(cd, np.zeros(p))
+    u0, i0 = fit.score_init, fit.info_init      # at b = 0, the start of the iterations
     try:
         score = float(u0 @ np.linalg.solve(i0, u0))
     except np.linalg.LinAlgError:

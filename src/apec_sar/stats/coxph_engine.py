@@ -51,8 +51,10 @@ class _Stratum:
     pair_g: np.ndarray     # Efron: position in tg of each term (one term per event)
     pair_f: np.ndarray     # Efron: the fraction j/d of each term
     w: np.ndarray          # case weights of the stratum's records
-    x: np.ndarray | None = None    # the stratum's covariates (filled by CoxData._cache)
-    xx: np.ndarray | None = None   # products x_a x_b, a <= b
+    inv2: np.ndarray       # inv, shifted by n_times for events: censored and event sums in one pass
+    x: np.ndarray | None = None      # the stratum's covariates (filled in by CoxData)
+    cols: np.ndarray | None = None   # x and the products x_a x_b (a <= b), side by side
+    xsum_ev: np.ndarray | None = None   # sum of w x over the events (constant)
 
 
 @dataclass
@@ -70,8 +72,12 @@ class CoxData:
 
     def __post_init__(self):
         iu = np.triu_indices(self.p)
-        self.parts = [replace(st, x=self.x[st.rows], xx=self.x[st.rows][:, iu[0]] * self.x[st.rows][:, iu[1]])
-                      for st in self.parts]
+        parts = []
+        for st in self.parts:
+            x = self.x if len(self.parts) == 1 else self.x[st.rows]
+            cols = np.asfortranarray(np.concatenate([x, x[:, iu[0]] * x[:, iu[1]]], axis=1))   # column sums
+            parts.append(replace(st, x=x, cols=cols, xsum_ev=st.w[st.ev] @ x[st.ev]))
+        self.parts = parts
 
     @property
     def n(self) -> int:
@@ -119,7 +125,8 @@ def prepare(time, event, x, strata=None, weights=None, ties: str = "efron") -> C
         pair_g = np.repeat(np.arange(len(tg)), d)
         starts = np.repeat(np.cumsum(d) - d, d)
         pair_f = (np.arange(len(pair_g)) - starts) / d[pair_g] if len(pair_g) else np.zeros(0)
-        parts.append(_Stratum(rows, inv, len(ut), ev, ev_inv, tg, d, wd, pair_g, pair_f, w[rows]))
+        inv2 = inv + len(ut) * e[rows]
+        parts.append(_Stratum(rows, inv, len(ut), ev, ev_inv, tg, d, wd, pair_g, pair_f, w[rows], inv2))
     means = x.mean(axis=0) if x.shape[1] else np.zeros(0)
     return CoxData(x - means, means, t, e, w, s, ties, parts)
 
@@ -159,18 +166,16 @@ def derivatives(data: CoxData, beta, order: int = 2):
         if not len(st.tg):
             continue
         eta = st.x @ beta
-        eta -= eta.max()
-        r = st.w * np.exp(eta)
-        cols = np.concatenate([st.x, st.xx], axis=1)
-        s0, sk = _sums(st.inv, r, st.n_times, cols)
-        s0, sk = _rsum(s0)[st.tg], _rsum(sk)[st.tg]
-        ev = st.ev
-        loglik += float(st.w[ev] @ eta[ev])
-        score += st.w[ev] @ st.x[ev]
+        shift = eta.max()
+        r = st.w * np.exp(eta - shift)
+        nt = st.n_times
+        b0, bk = _sums(st.inv2, r, 2 * nt, st.cols)           # censored records, then events
+        s0, sk = _rsum(b0[:nt] + b0[nt:])[st.tg], _rsum(bk[:nt] + bk[nt:])[st.tg]
+        loglik += float(st.xsum_ev @ beta - shift * st.wd.sum())
+        score += st.xsum_ev
         g, f, wt = _terms(st, data.ties)
         if data.ties == "efron":
-            d0, dk = _sums(st.ev_inv, r[ev], st.n_times, cols[ev])
-            d0, dk = d0[st.tg], dk[st.tg]
+            d0, dk = b0[nt:][st.tg], bk[nt:][st.tg]
         else:
             d0, dk = np.zeros(len(st.tg)), np.zeros_like(sk)
         a = s0[g] - f * d0[g]
@@ -234,6 +239,8 @@ class NewtonResult:
     iterations: int
     converged: bool
     loglik_init: float
+    score_init: np.ndarray
+    info_init: np.ndarray
 
 
 def newton_raphson(data: CoxData, beta0=None, max_iter: int = 60, tol: float = 1e-9) -> NewtonResult:
@@ -245,7 +252,7 @@ def newton_raphson(data: CoxData, beta0=None, max_iter: int = 60, tol: float = 1
     p = data.p
     beta = np.zeros(p) if beta0 is None else np.asarray(beta0, dtype=float).copy()
     ll, u, info = derivatives(data, beta)
-    ll_init = ll
+    ll_init, u_init, info_init = ll, u, info
     converged = p == 0
     it = 0
     while not converged and it < max_iter:
@@ -265,4 +272,4 @@ def newton_raphson(data: CoxData, beta0=None, max_iter: int = 60, tol: float = 1
         flat = abs(ll_new - ll) <= 1e-13 * max(abs(ll_new), 1.0)
         beta, ll, u, info = new, ll_new, u_new, info_new
         converged = small_step or flat
-    return NewtonResult(beta, ll, u, info, it, converged, ll_init)
+    return NewtonResult(beta, ll, u, info, it, converged, ll_init, u_init, info_init)
