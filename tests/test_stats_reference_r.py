@@ -156,6 +156,12 @@ def test_ard_cox_agrees_with_r(derived, tmp_path):
     for stat, col in (("COEF", "coef"), ("SE", "se"), ("HR", "hr"), ("LOWER", "lower"), ("UPPER", "upper")):
         got = [multi[(multi.GROUP == t) & (multi.STAT == stat)].VALUE.iloc[0] for t in terms]
         close(got, r[col], f"ARD Cox {stat}")
+    rscript(R_DIR / "zph_reference.R", src, tmp_path / "zph.csv",
+            "relevel(factor(ECOGGR1), '0') + relevel(factor(NLRGR1), '<5') + relevel(factor(METLIVER), 'N')", "efron")
+    z = pd.read_csv(tmp_path / "zph.csv").query("transform == 'km' and terms")
+    ph = ard[ard.ANALYSIS == "PH test (multivariable)"]
+    assert ph.GROUP.tolist() == ["ECOGGR1", "NLRGR1", "METLIVER", "GLOBAL"]
+    close(ph.VALUE.to_numpy(dtype=float), z.p.to_numpy(), "ARD PH test p vs cox.zph")
 
 
 # ---------------------------------------------------------------------------------------------
