@@ -83,8 +83,9 @@ FIRTH_METHOD = ("Cox PH with Firth's penalised likelihood (Heinze & Schemper 200
 
 
 def _add_firth(ard: ARD, res: FirthResult, output_id: str, param: str) -> None:
-    a = lambda group, stat, v: ard.add(output_id, "Cox multivariable Firth", "Analysis set", param, group, stat, v,  # noqa: E731
-                                       FIRTH_METHOD)
+    def a(group, stat, v):
+        ard.add(output_id, "Cox multivariable Firth", "Analysis set", param, group, stat, v, FIRTH_METHOD)
+
     a("MODEL", "N", res.n)
     a("MODEL", "EVENTS", res.events)
     a("MODEL", "LR_STAT", res.lr_stat)

@@ -18,9 +18,15 @@ A statistician's entry points, on any DataFrame (status 1/True = event, 0/False 
 
 from .binom import clopper_pearson
 from .compare import km_by_group, km_summary_table, logrank_test, number_at_risk_table
-from .cox import fit_cox, firth_recommended
+from .cox import firth_recommended, fit_cox
 from .firth import fit_firth
-from .km import kaplan_meier, number_at_risk, quantile, reverse_km_median_followup, survival_at
+from .km import (
+           kaplan_meier,
+           number_at_risk,
+           quantile,
+           reverse_km_median_followup,
+           survival_at,
+)
 from .logistic import logistic_regression, p_adjust
 from .zph import cox_zph
 

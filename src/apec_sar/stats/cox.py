@@ -150,8 +150,8 @@ def complete_cases(df, time, event, covariates, strata=None, weights=None, event
     if (t < 0).any():
         raise ValueError(f"column {time!r}: negative times")
     x, terms = design(df, covariates)
-    extra = [c for c in ([strata] if isinstance(strata, str) else list(strata or [])) + ([weights] if weights else [])]
-    keep = x.notna().all(axis=1) & df[extra].notna().all(axis=1) if extra else x.notna().all(axis=1)
+    extra = ([strata] if isinstance(strata, str) else list(strata or [])) + ([weights] if weights else [])
+    keep = x.notna().all(axis=1) & df[extra].notna().all(axis=1)
     msgs = []
     if (~keep).sum():
         msgs.append(f"{int((~keep).sum())} patients with a missing covariate left out (complete cases)")

@@ -135,7 +135,7 @@ def fit_firth(df: pd.DataFrame, time: str, event: str, covariates, *, ties: str 
     """Firth-penalised Cox model on complete cases (arguments as :func:`fit_cox`). With
     ``profile=True`` the CIs are profile penalised-likelihood intervals and the p-values
     penalised likelihood-ratio tests; with ``profile=False`` both are Wald."""
-    data, terms, s, w, msgs = complete_cases(df, time, event, covariates, strata, None, event_value)
+    data, terms, s, _, msgs = complete_cases(df, time, event, covariates, strata, None, event_value)
     cols = [c for cs in terms.values() for c in cs]
     n, events, p = len(data), int(data[event].sum()), len(cols)
     const = [c for c in cols if data[c].nunique() < 2]
