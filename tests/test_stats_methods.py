@@ -279,3 +279,24 @@ def test_firth_efron_penalised_score_matches_the_numerical_derivative():
         step[k] = h
         g = (penalised_loglik(cd, res.coef + step)[0] - penalised_loglik(cd, res.coef - step)[0]) / (2 * h)
         assert abs(g) < 1e-6
+
+
+def test_firth_reproduces_coxphf_on_its_breast_cancer_example():
+    """The worked example of Heinze & Schemper (2001) shipped with R ``coxphf`` (data
+    ``breast``: 100 patients, 26 events, all with G = 1, so the ML estimate of G diverges).
+    Expected values: ``coxphf(Surv(TIME, CENS) ~ T + N + G + CD, data = breast)`` with its
+    defaults (profile penalised-likelihood CIs, penalised LR p-values), as printed by coxphf
+    1.13 and recorded in the public benchmark file tests/benchmarks/python_results/
+    benchmark_firth_cox.csv of github.com/NTWKKM/shinystat-skills (coxphf itself cannot be
+    installed here). coxphf stops at a parameter change of 1e-6, hence the tolerance."""
+    from pathlib import Path
+
+    d = pd.read_csv(Path(__file__).parent / "data" / "coxphf_breast.csv")
+    res = fit_firth(d, "TIME", "CENS", {"T": None, "N": None, "G": None, "CD": None})
+    want = pd.DataFrame({"coef": [1.22443880032983, 0.918888185116072, 2.42441413465543, 0.39711808618353],
+                         "lower": [1.36274613036821, 1.12045522668471, 1.46566749684962, 0.626867167096128],
+                         "upper": [9.47218428194926, 5.83286270508889, 1451.94593831534, 3.5117836430127],
+                         "p": [0.00822520350478428, 0.0252828304996494, 0.0135898757069962, 0.364502439659502]})
+    for col in want:
+        assert res.table[col].to_numpy() == pytest.approx(want[col].to_numpy(), rel=1e-6), col
+    assert "G" in fit_cox(d, "TIME", "CENS", ["T", "N", "G", "CD"]).separated
