@@ -5,6 +5,7 @@ to a temporary folder. Timings are printed, never asserted.
 
     python -m apec_sar.bench                  # generator at 10^4, 10^5, 10^6; pipeline at 10^6
     python -m apec_sar.bench --sizes 10000 --pipeline-sizes 10000    # a quick run
+    python -m apec_sar.bench --child coxengines 1000000 /tmp/x      # Cox: ours vs lifelines, statsmodels, R
 """
 
 from __future__ import annotations
