@@ -156,3 +156,192 @@ def test_ard_cox_agrees_with_r(derived, tmp_path):
     for stat, col in (("COEF", "coef"), ("SE", "se"), ("HR", "hr"), ("LOWER", "lower"), ("UPPER", "upper")):
         got = [multi[(multi.GROUP == t) & (multi.STAT == stat)].VALUE.iloc[0] for t in terms]
         close(got, r[col], f"ARD Cox {stat}")
+    rscript(R_DIR / "zph_reference.R", src, tmp_path / "zph.csv",
+            "relevel(factor(ECOGGR1), '0') + relevel(factor(NLRGR1), '<5') + relevel(factor(METLIVER), 'N')", "efron")
+    z = pd.read_csv(tmp_path / "zph.csv").query("transform == 'km' and terms")
+    ph = ard[ard.ANALYSIS == "PH test (multivariable)"]
+    assert ph.GROUP.tolist() == ["ECOGGR1", "NLRGR1", "METLIVER", "GLOBAL"]
+    close(ph.VALUE.to_numpy(dtype=float), z.p.to_numpy(), "ARD PH test p vs cox.zph")
+
+
+# ---------------------------------------------------------------------------------------------
+# Number at risk at a landmark, status coding, strata and Breslow ties, cox.zph, log-rank,
+# Firth, logistic regression and p-value adjustment against R.
+
+def r_frame(code: str, path: Path) -> pd.DataFrame:
+    rscript("-e", f"suppressPackageStartupMessages(library(survival)); {code}; write.csv(out, '{path}', row.names = FALSE)")
+    return pd.read_csv(path)
+
+
+def test_landmark_rate_and_at_risk_with_ties_at_the_landmark(tmp_path):
+    d = pd.DataFrame({"time": [1, 2, 2, 2, 3, 5, 5, 7], "status": [1, 1, 0, 1, 0, 1, 0, 1]})
+    d.to_csv(tmp_path / "tie.csv", index=False)
+    r = r_frame(f"d <- read.csv('{tmp_path / 'tie.csv'}'); f <- survfit(Surv(time, status) ~ 1, d, conf.type = 'log-log'); "
+                "s <- summary(f, times = c(0.5, 2, 3, 5, 6, 7, 9), extend = TRUE); "
+                "out <- data.frame(t = s$time, n_risk = s$n.risk, surv = s$surv, lower = s$lower, upper = s$upper)",
+                tmp_path / "ref.csv")
+    f = K.kaplan_meier(d.time, d.status)
+    got = f.summary(r.t)
+    assert got.n_risk.tolist() == r.n_risk.tolist() == [8, 7, 4, 3, 1, 1, 0]
+    close(got[["surv", "lower", "upper"]].to_numpy(), r[["surv", "lower", "upper"]].to_numpy(), "landmark with ties")
+    assert K.survival_at(f, 2).n_risk == 7     # time >= 2, including the three records at 2
+
+
+def test_r_style_status_coding_only_when_asked(lung, tmp_path):
+    d = lung.assign(status=lung.status + 1)       # R's own lung coding: 1 censored, 2 dead
+    with pytest.raises(ValueError, match=r"values \[2\].*event_value=2"):
+        K.kaplan_meier(d.time, d.status)
+    with pytest.raises(ValueError, match=r"values \[2\]"):
+        fit_cox(d.dropna(subset=["ph.ecog"]), "time", "status", {"age": None})
+    f = K.kaplan_meier(d.time, d.status, event_value=2)
+    assert f.events == 165 and f.n == 228
+    close(f.surv, K.kaplan_meier(lung.time, lung.status).surv, "1/2 coding")
+
+
+def test_cox_breslow_with_strata_on_lung(tmp_path):
+    p = tmp_path / "l.csv"
+    r = r_frame("d <- na.omit(lung[, c('time','status','age','sex','ph.ecog','inst')]); d$status <- d$status - 1; "
+                f"write.csv(d, '{p}', row.names = FALSE); "
+                "f <- coxph(Surv(time, status) ~ age + sex + ph.ecog + strata(inst), d, ties = 'breslow', "
+                "control = coxph.control(eps = 1e-12, toler.chol = 1e-15)); s <- summary(f)$coefficients; "
+                "out <- data.frame(coef = s[, 1], se = s[, 3], p = s[, 5], ll0 = f$loglik[1], ll = f$loglik[2], "
+                "score = f$score, wald = f$wald.test)", tmp_path / "ref.csv")
+    d = pd.read_csv(p)
+    res = fit_cox(d, "time", "status", ["age", "sex", "ph.ecog"], strata="inst", ties="breslow")
+    close(res.table[["coef", "se", "p_wald"]].to_numpy(), r[["coef", "se", "p"]].to_numpy(), "stratified Breslow Cox")
+    close([res.loglik_null, res.loglik, res.score_stat, res.wald_stat], r[["ll0", "ll", "score", "wald"]].iloc[0],
+          "stratified Breslow Cox tests")
+
+
+def check_zph(df, covariates, rhs, ties, tmp, label, strata=None):
+    src, ref = tmp / f"{label}.csv", tmp / f"{label}_zph.csv"
+    df.to_csv(src, index=False)
+    rscript(R_DIR / "zph_reference.R", src, ref, rhs + (f" + strata({strata})" if strata else ""), ties)
+    r = pd.read_csv(ref)
+    res = fit_cox(df, "time", "status", covariates, ties=ties, strata=strata)
+    from apec_sar.stats.zph import cox_zph
+
+    for (tr, tm), rr in r.groupby(["transform", "terms"], sort=False):
+        got = cox_zph(res, transform=tr, terms=bool(tm))
+        assert got.term.iloc[-1] == "GLOBAL" and len(got) == len(rr), f"{label} {tr} rows"
+        assert got.df.tolist() == rr.df.tolist(), f"{label} {tr} df"
+        close(got[["chisq", "p"]].to_numpy(), rr[["chisq", "p"]].to_numpy(), f"{label} zph {tr} terms={tm}")
+
+
+def test_cox_zph_on_lung_numeric_and_factor(lung, tmp_path):
+    d = lung.dropna(subset=["ph.ecog"]).copy()
+    d["ecog"] = d["ph.ecog"].astype(int).astype(str)
+    d = d[["time", "status", "age", "sex", "ecog"]]
+    for ties in ("efron", "breslow"):
+        check_zph(d, {"age": None, "sex": None, "ecog": ["0", "1", "2", "3"]}, "age + sex + factor(ecog)", ties, tmp_path,
+                  f"lung_{ties}")
+
+
+def test_cox_zph_stratified(tmp_path):
+    p = tmp_path / "l.csv"
+    rscript("-e", "library(survival); d <- na.omit(lung[, c('time','status','age','sex','ph.ecog','inst')]); "
+                  f"d$status <- d$status - 1; write.csv(d, '{p}', row.names = FALSE)")
+    d = pd.read_csv(p)
+    check_zph(d, {"age": None, "ph.ecog": None}, "age + ph.ecog", "efron", tmp_path, "lung_strata", strata="sex")
+
+
+def test_cox_zph_small_hand_built(tmp_path):
+    # survival's test1 data (time 9,1,1,6,6,8; status 1,1,0,1,1,0; x 0,1,1,1,0,0) with tied events at 6
+    d = pd.DataFrame({"time": [9, 1, 1, 6, 6, 8], "status": [1, 1, 0, 1, 1, 0], "x": [0, 1, 1, 1, 0, 0]})
+    for ties in ("efron", "breslow"):
+        check_zph(d, {"x": None}, "x", ties, tmp_path, f"test1_{ties}")
+
+
+def check_survdiff(d, tmp, label, rho=0.0, strata=False):
+    from apec_sar.stats.compare import logrank_test
+
+    src, ref = tmp / f"{label}.csv", tmp / f"{label}_sd.csv"
+    d.to_csv(src, index=False)
+    rscript(R_DIR / "survdiff_reference.R", src, ref, rho, *(["strata"] if strata else []))
+    r = pd.read_csv(ref)
+    v = pd.read_csv(tmp / f"{label}_sd_var.csv").to_numpy()
+    got = logrank_test(d, "time", "status", "group", strata="stratum" if strata else None, rho=rho)
+    assert got.table.group.astype(str).tolist() == r.group.astype(str).tolist()
+    assert got.table.n.tolist() == r.n.tolist() and got.df == r.df.iloc[0]
+    close(got.table[["observed", "expected"]].to_numpy(), r[["observed", "expected"]].to_numpy(), f"{label} O, E")
+    close(got.var, v, f"{label} variance")
+    close(got.chisq, r.chisq.iloc[0], f"{label} chisq")
+
+
+def test_logrank_against_survdiff(lung, tmp_path):
+    d = lung.dropna(subset=["ph.ecog"]).assign(group=lambda x: x["ph.ecog"].astype(int).astype(str),
+                                               stratum=lambda x: x.sex)
+    check_survdiff(d[["time", "status", "group", "stratum"]], tmp_path, "ecog")
+    check_survdiff(d[["time", "status", "group", "stratum"]], tmp_path, "ecog_rho1", rho=1.0)
+    check_survdiff(d[["time", "status", "group", "stratum"]], tmp_path, "ecog_strata", strata=True)
+    two = lung.assign(group=lung.sex.map({1: "male", 2: "female"}), stratum=(lung.age >= 65).astype(int))
+    check_survdiff(two[["time", "status", "group", "stratum"]], tmp_path, "sex")
+    check_survdiff(two[["time", "status", "group", "stratum"]], tmp_path, "sex_strata_rho", rho=0.5, strata=True)
+
+
+def test_km_by_group_number_at_risk(lung, tmp_path):
+    from apec_sar.stats.compare import km_by_group, number_at_risk_table
+
+    r = r_frame("d <- lung; f <- survfit(Surv(time, status) ~ sex, d); s <- summary(f, times = c(0, 180, 365, 731, 1100), extend = TRUE); "
+                "out <- data.frame(strata = as.character(s$strata), t = s$time, n = s$n.risk, surv = s$surv, lower = s$lower, upper = s$upper)",
+                tmp_path / "ref.csv")
+    curves = km_by_group(lung.assign(status=lung.status), "time", "status", "sex", conf_type="log")
+    tab = number_at_risk_table(curves, [0, 180, 365, 731, 1100])
+    assert tab[1].tolist() == r[r.strata == "sex=1"].n.tolist()
+    assert tab[2].tolist() == r[r.strata == "sex=2"].n.tolist()
+    got = pd.concat([curves[k].summary([0, 180, 365, 731, 1100]) for k in (1, 2)])
+    close(got[["surv", "lower", "upper"]].to_numpy(), r[["surv", "lower", "upper"]].to_numpy(), "KM by group")
+
+
+def test_firth_against_an_r_survival_built_reference(tmp_path):
+    """Firth's estimates, profile penalised-likelihood bounds and penalised LR p-values against
+    an independent reference built in R from survival's Breslow log-likelihood and information
+    (coxph with iter.max = 0) and R's optimisers (tests/r/firth_reference.R), on R's ovarian data
+    with a covariate that separates the events (Contrived = time <= 400: ML diverges)."""
+    from apec_sar.stats.firth import fit_firth
+
+    p = tmp_path / "ov.csv"
+    rscript("-e", "library(survival); d <- ovarian; d$time <- d$futime; d$status <- d$fustat; "
+                  f"d$contrived <- as.integer(d$futime <= 400); write.csv(d, '{p}', row.names = FALSE)")
+    rscript(R_DIR / "firth_reference.R", p, tmp_path / "ref.csv", "age + rx + contrived")
+    r = pd.read_csv(tmp_path / "ref.csv")
+    est, stats = r[r.k > 0], r[r.k == 0].iloc[0]
+    res = fit_firth(pd.read_csv(p), "time", "status", ["age", "rx", "contrived"])
+    close(res.coef, est.coef, "Firth coefficients")
+    close(np.log(res.table[["lower", "upper"]].to_numpy()), est[["lower", "upper"]].to_numpy(), "Firth profile bounds")
+    close(res.table.p, est.p, "Firth penalised LR p")
+    close([res.loglik, res.loglik_null], [stats.coef, stats.lower], "Firth penalised log-likelihoods")
+    ml = fit_cox(pd.read_csv(p), "time", "status", ["age", "rx", "contrived"])
+    assert "contrived" in ml.separated                     # while ML diverges
+
+
+def test_logistic_regression_against_glm(lung, tmp_path):
+    from apec_sar.stats.logistic import logistic_regression
+
+    d = lung.dropna(subset=["ph.ecog"]).copy()
+    d["resp"] = (d.time > 300).astype(int)
+    d["ecog"] = np.where(d["ph.ecog"] >= 2, "2-3", d["ph.ecog"].astype(int).astype(str))
+    d["sex"] = d.sex.map({1: "male", 2: "female"})
+    d = d[["resp", "age", "sex", "ecog"]]
+    src, ref = tmp_path / "in.csv", tmp_path / "glm.csv"
+    d.to_csv(src, index=False)
+    rscript(R_DIR / "glm_reference.R", src, ref, "age + sex + ecog")
+    r = pd.read_csv(ref)
+    res = logistic_regression(d, "resp", {"age": None, "sex": None, "ecog": None})
+    assert res.table.term.tolist() == ["(Intercept)", "age", "sex[male vs female]", "ecog[1 vs 0]", "ecog[2-3 vs 0]"]
+    close(res.table[["coef", "se", "p_wald"]].to_numpy(), r[["coef", "se", "p"]].to_numpy(), "glm estimates")
+    close(np.log(res.table[["lower", "upper"]].to_numpy()), r[["lower", "upper"]].to_numpy(), "glm Wald CI")
+    close(np.log(res.table[["pl_lower", "pl_upper"]].to_numpy()), r[["pl_lower", "pl_upper"]].to_numpy(),
+          "glm profile CI")
+
+
+def test_p_adjust_against_r(tmp_path):
+    from apec_sar.stats.logistic import p_adjust
+
+    p = [0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, np.nan, 0.5, 0.74]
+    methods = ["holm", "hochberg", "hommel", "bonferroni", "BH", "BY"]
+    r = r_frame("p <- c(0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, NA, 0.5, 0.74); "
+                f"out <- as.data.frame(sapply(c({', '.join(repr(m) for m in methods)}), function(m) p.adjust(p, m)))",
+                tmp_path / "ref.csv")
+    for m in methods:
+        close(p_adjust(p, m), r[m].to_numpy(), f"p.adjust {m}")

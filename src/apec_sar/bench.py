@@ -5,6 +5,7 @@ to a temporary folder. Timings are printed, never asserted.
 
     python -m apec_sar.bench                  # generator at 10^4, 10^5, 10^6; pipeline at 10^6
     python -m apec_sar.bench --sizes 10000 --pipeline-sizes 10000    # a quick run
+    python -m apec_sar.bench --child coxengines 1000000 /tmp/x      # Cox: ours vs lifelines, statsmodels, R
 """
 
 from __future__ import annotations
@@ -130,6 +131,48 @@ def _measure_km_cox(n: int, folder: Path) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def _measure_cox_engines(n: int, folder: Path) -> dict:
+    """Cox (Efron ties, 3 binary covariates) on the same n records as ``_measure_km_cox``: the
+    project's engine (``fit_cox``), lifelines, statsmodels ``PHReg`` and R ``coxph``, with each
+    one's largest relative coefficient difference from R."""
+    import numpy as np
+    import pandas as pd
+
+    from .stats.cox import fit_cox
+
+    rng = np.random.default_rng(20220703)
+    x = rng.integers(0, 2, (n, 3))
+    t = np.ceil(rng.exponential(300 / np.exp(x @ np.array([0.3, -0.2, 0.1])))) + 1
+    c = np.ceil(rng.uniform(30, 900, n))
+    df = pd.DataFrame({"time": np.minimum(t, c), "status": (t <= c).astype(int), "a": x[:, 0], "b": x[:, 1], "c": x[:, 2]})
+    src = folder / "cox.csv"
+    df.to_csv(src, index=False)
+    out, coefs = {}, {}
+    t0 = time.perf_counter()
+    coefs["ours"] = fit_cox(df, "time", "status", ["a", "b", "c"], term_tests=False).coef
+    out["ours_s"] = time.perf_counter() - t0
+    from lifelines import CoxPHFitter
+    t0 = time.perf_counter()
+    coefs["lifelines"] = CoxPHFitter().fit(df, "time", "status").params_.to_numpy()
+    out["lifelines_s"] = time.perf_counter() - t0
+    from statsmodels.duration.hazard_regression import PHReg
+    t0 = time.perf_counter()
+    coefs["statsmodels"] = np.asarray(PHReg(df.time, df[["a", "b", "c"]], status=df.status, ties="efron").fit().params)
+    out["statsmodels_s"] = time.perf_counter() - t0
+    out["r_s"] = float("nan")
+    if shutil.which("Rscript"):
+        code = (f"suppressPackageStartupMessages(library(survival)); d <- read.csv('{src}'); t0 <- proc.time(); "
+                "m <- coxph(Surv(time, status) ~ a + b + c, data = d, ties = 'efron'); "
+                "cat((proc.time() - t0)[['elapsed']], sprintf('%.15g', coef(m)))")
+        res = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True, check=False)
+        if res.returncode == 0:
+            vals = list(map(float, res.stdout.split()))
+            out["r_s"], r_coef = vals[0], np.array(vals[1:])
+            for k, v in coefs.items():
+                out[f"{k}_max_rel_diff"] = float(np.max(np.abs(v - r_coef) / np.abs(r_coef)))
+    return out
+
+
 def _child(task: str, n: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="apec-bench-") as tmp:
         cmd = [sys.executable, "-m", "apec_sar.bench", "--child", task, str(n), tmp]
@@ -146,13 +189,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pipeline-sizes", type=int, nargs="*", default=[1_000_000],
                     help="cleaning + derivation benchmark sizes")
     ap.add_argument("--km-cox-size", type=int, default=1_000_000, help="KM + Cox benchmark size (0: skip)")
+    ap.add_argument("--cox-engines-size", type=int, default=0,
+                    help="Cox engines compared (ours, lifelines, statsmodels, R) at this size (0: skip)")
     ap.add_argument("--no-notebooks", action="store_true", help="skip the per-notebook timings")
     ap.add_argument("--child", nargs=3, metavar=("TASK", "N", "DIR"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         task, n, folder = args.child[0], int(args.child[1]), Path(args.child[2])
         fn = {"generator": lambda n, f: _measure_generator(n, f / "raw"), "pipeline": _measure_pipeline,
-              "kmcox": _measure_km_cox}[task]
+              "kmcox": _measure_km_cox, "coxengines": _measure_cox_engines}[task]
         print(json.dumps(fn(n, folder)))
         return 0
     print(f"APEC SAR benchmark ({os.cpu_count()} cores); each row is a separate process")
@@ -172,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
         for what, py, rr in (("Kaplan-Meier + median", r["km_s"], r["r_km_s"]), ("Cox, 3 covariates", r["cox_s"], r["r_cox_s"])):
             print(f"{what + ' (Python)':<34}{n:>12,d}{py:>10.2f}{r['peak_rss_mb']:>10.0f}   R survival: {rr:.2f} s; "
                   f"Python / R = {py / rr:.2f}", flush=True)
+    if args.cox_engines_size:
+        r = _child("coxengines", args.cox_engines_size)
+        print(f"{'Cox engines, Efron, 3 covariates':<34}{args.cox_engines_size:>12,d}   "
+              + "; ".join(f"{k}: {r[k + '_s']:.2f} s (vs R {r.get(k + '_max_rel_diff', float('nan')):.1e})"
+                          for k in ("ours", "lifelines", "statsmodels")) + f"; R: {r['r_s']:.2f} s", flush=True)
     if not args.no_notebooks:
         full, edit = _measure_report()
         print(f"{'make report pipeline (no Quarto)':<34}{'':>12}{full:>10.1f}   from a ready environment, all notebooks", flush=True)

@@ -11,6 +11,7 @@ out <- data.frame(STAT = c(nm, paste0(nm, "_LCL"), paste0(nm, "_UCL")),
                   VALUE = c(unname(q$quantile), unname(q$lower), unname(q$upper)))
 for (m in c(6, 12)) {
   s <- summary(f, times = m, extend = TRUE)
+  out <- rbind(out, data.frame(STAT = paste0("AT_RISK_", m, "M"), VALUE = s$n.risk))
   if (m <= max(d$months)) {
     out <- rbind(out, data.frame(STAT = paste0("RATE_", m, "M", c("", "_LCL", "_UCL")),
                                  VALUE = 100 * c(s$surv, s$lower, s$upper)))

@@ -1,4 +1,4 @@
-"""Cox models (univariable, pre-specified multivariable, ridge-penalised sensitivity), PH
+"""Cox models (univariable, pre-specified multivariable, Firth-penalised sensitivity), PH
 tests, subgroup response rates, and an immortal-time-safe landmark analysis of irAEs."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import pandas as pd
 from ..ard import ARD
 from ..stats.binom import clopper_pearson
 from ..stats.cox import CoxResult, fit_cox, ph_test
+from ..stats.firth import FirthResult, fit_firth
 
 COVARIATES = {
     "AGEGR1": ("Age", ["<65", ">=65"]),
@@ -68,14 +69,31 @@ def cox_models(d: pd.DataFrame, param: str, output_id: str) -> tuple[ARD, dict[s
     r = fit_cox(d, "time", "status", multi)
     fits["multi"] = r
     _add_model(ard, r, output_id, param, "multivariable", COX_METHOD)
-    rp = fit_cox(d, "time", "status", multi, penalizer=0.1, term_tests=False)
-    fits["ridge"] = rp
-    _add_model(ard, rp, output_id, param, "multivariable ridge",
-               "Cox PH, Efron ties, ridge penalty 0.1 (lifelines scale); Wald CI from the penalised information")
+    rf = fit_firth(d, "time", "status", multi)
+    fits["firth"] = rf
+    fits["ridge"] = rf   # transitional: notebook 06 still reads fits['ridge']; rename it there, then drop this line
+    _add_firth(ard, rf, output_id, param)
     for row in ph_test(r).itertuples():
         ard.add(output_id, "PH test (multivariable)", "Analysis set", param, row.term, "P_PH", row.p,
-                "scaled Schoenfeld residuals vs KM-transformed time (lifelines)")
+                "score test for g(t) x terms, g = 1 - KM(t-) (R survival >= 3.0 cox.zph); per term and GLOBAL")
     return ard, fits
+
+
+FIRTH_METHOD = ("Cox PH with Firth's penalised likelihood (Heinze & Schemper 2001), Breslow ties; "
+                "profile penalised-likelihood 95% CI; p: penalised likelihood ratio")
+
+
+def _add_firth(ard: ARD, res: FirthResult, output_id: str, param: str) -> None:
+    def a(group, stat, v):
+        ard.add(output_id, "Cox multivariable Firth", "Analysis set", param, group, stat, v, FIRTH_METHOD)
+
+    a("MODEL", "N", res.n)
+    a("MODEL", "EVENTS", res.events)
+    a("MODEL", "LR_STAT", res.lr_stat)
+    a("MODEL", "LR_P", res.lr_p)
+    for r in res.table.itertuples():
+        for s in ("coef", "se", "hr", "lower", "upper", "p"):
+            a(r.term, s.upper(), getattr(r, s))
 
 
 def forest_rows(fits: dict[str, CoxResult]) -> pd.DataFrame:

@@ -9,7 +9,9 @@
   applied to the lower and upper pointwise bands -- a port of R's ``quantile.survfit``
   (``findq``): where the curve is flat exactly at the target the midpoint of the flat stretch is
   taken. A bound the band never reaches is ``NaN`` ("NE", not estimable).
-- Landmark rates: S(t) and its CI at a time t (step function, right-continuous).
+- Landmark rates: S(t) and its CI at a time t (step function, right-continuous), with the
+  number at risk at t defined as R's ``summary(survfit, times = t)$n.risk``: subjects whose
+  time is >= t (so a subject with an event or censoring exactly at t is still at risk at t).
 - Median follow-up: reverse Kaplan-Meier (censorings as events).
 - Symmetric "median +/- 1.96 SE" CI as SPSS prints it, with SE from Collett's density
   estimate; used only to compare with the publication's symmetric CIs.
@@ -18,9 +20,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 from scipy.stats import norm
+
+from .status import event_indicator
 
 CONF_TYPES = ("plain", "log", "log-log")
 TOLERANCE = np.sqrt(np.finfo(float).eps)
@@ -44,13 +50,33 @@ class KaplanMeier:
     def events(self) -> int:
         return int(self.n_event.sum())
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per distinct time, as R's ``summary(survfit, censored = TRUE)``."""
+        return pd.DataFrame({"time": self.time, "n_risk": self.n_risk, "n_event": self.n_event.astype(int),
+                             "n_censor": self.n_censor.astype(int), "surv": self.surv, "std_err": self.std_err,
+                             "lower": self.lower, "upper": self.upper})
 
-def kaplan_meier(time, event, conf_type: str = "log-log", conf_level: float = 0.95) -> KaplanMeier:
-    """time: follow-up times (> 0); event: 1 = event, 0 = censored."""
+    def summary(self, times) -> pd.DataFrame:
+        """S(t), its CI and the number at risk (time >= t) at each of ``times``, as R's
+        ``summary(survfit, times = ..., extend = TRUE)``."""
+        rows = [survival_at(self, t) for t in np.atleast_1d(times)]
+        return pd.DataFrame(rows, columns=list(Landmark._fields)).assign(time=np.atleast_1d(times).astype(float)) \
+            [["time", "n_risk", "surv", "lower", "upper"]]
+
+    def __repr__(self) -> str:
+        med = quantile(self, 0.5)
+        return (f"Kaplan-Meier ({self.conf_type} {self.conf_level:.0%} CI): n = {self.n}, events = {self.events}, "
+                f"median = {med.estimate:.4g} ({med.lower:.4g}, {med.upper:.4g})")
+
+
+def kaplan_meier(time, event, conf_type: str = "log-log", conf_level: float = 0.95,
+                 event_value=None) -> KaplanMeier:
+    """time: follow-up times (>= 0); event: 1 (or True) = event, 0 (or False) = censored; any
+    other code is an error unless ``event_value`` names the event code (R-style 1/2: 2)."""
     if conf_type not in CONF_TYPES:
         raise ValueError(f"conf_type must be one of {CONF_TYPES}, not {conf_type!r}")
     t = np.asarray(time, dtype=float)
-    e = np.asarray(event, dtype=int)
+    e = event_indicator(event, event_value, name="event").astype(int)
     if t.shape != e.shape or t.ndim != 1:
         raise ValueError("time and event must be 1-d arrays of equal length")
     if len(t) == 0:
@@ -116,29 +142,55 @@ def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = TOLERANCE) -> fl
     return float(q)
 
 
-def quantile(km: KaplanMeier, p: float) -> tuple[float, float, float]:
+class QuantileCI(NamedTuple):
+    estimate: float
+    lower: float
+    upper: float
+
+
+class Landmark(NamedTuple):
+    surv: float
+    lower: float
+    upper: float
+    n_risk: int
+
+
+def quantile(km: KaplanMeier, p=0.5):
     """The time by which a fraction p has had the event (p = 0.5: the median), with its
-    Brookmeyer-Crowley CI: (estimate, lower, upper); NaN where not reached."""
+    Brookmeyer-Crowley CI; NaN where not reached. A single p gives a ``QuantileCI``
+    (estimate, lower, upper); several give a DataFrame indexed by p with those columns, as
+    R's ``quantile(survfit, probs)``."""
+    if np.ndim(p) == 0:
+        return _quantile1(km, float(p))
+    probs = [float(q) for q in p]
+    return pd.DataFrame([_quantile1(km, q) for q in probs], index=pd.Index(probs, name="p"))
+
+
+def _quantile1(km: KaplanMeier, p: float) -> QuantileCI:
+    if not 0 <= p <= 1:
+        raise ValueError(f"quantile probability must be in [0, 1], not {p}")
     x = np.concatenate([[0.0], km.time])
     est = _findq(x, np.concatenate([[0.0], 1 - km.surv]), p)
     lo = _findq(x, np.concatenate([[0.0], 1 - km.lower]), p)   # lower band reaches it first
     hi = _findq(x, np.concatenate([[0.0], 1 - km.upper]), p)
-    return est, lo, hi
+    return QuantileCI(est, lo, hi)
 
 
-def survival_at(km: KaplanMeier, t: float) -> tuple[float, float, float, int]:
-    """S(t) with its pointwise CI, and the number at risk just after t (landmark rate)."""
+def survival_at(km: KaplanMeier, t: float) -> Landmark:
+    """S(t) with its pointwise CI (landmark rate) and the number at risk at t, defined as R's
+    ``summary(survfit, times = t)$n.risk``: subjects with time >= t."""
     i = np.searchsorted(km.time, t, side="right") - 1
+    at_risk = int(number_at_risk(km, [t])[0])
     if i < 0:
-        return 1.0, 1.0, 1.0, km.n
+        return Landmark(1.0, 1.0, 1.0, at_risk)
     # past the last time R (summary.survfit, extend = TRUE) carries the last values forward;
     # tables print such a rate only with the number at risk (0) beside it
-    at_risk = int(km.n_risk[i + 1]) if i + 1 < len(km.time) else 0
-    return float(km.surv[i]), float(km.lower[i]), float(km.upper[i]), at_risk
+    return Landmark(float(km.surv[i]), float(km.lower[i]), float(km.upper[i]), at_risk)
 
 
 def number_at_risk(km: KaplanMeier, times) -> np.ndarray:
-    """Patients still at risk at each time (time >= t), as printed under a KM plot."""
+    """Patients still at risk at each time (time >= t), as printed under a KM plot and as R's
+    ``summary(survfit, times)$n.risk``."""
     out = []
     for t in times:
         i = np.searchsorted(km.time, t, side="left")
@@ -146,9 +198,10 @@ def number_at_risk(km: KaplanMeier, times) -> np.ndarray:
     return np.array(out)
 
 
-def reverse_km_median_followup(time, event, conf_type: str = "log-log") -> tuple[float, float, float]:
+def reverse_km_median_followup(time, event, conf_type: str = "log-log", event_value=None) -> QuantileCI:
     """Median follow-up by reverse Kaplan-Meier (Schemper & Smith): censoring is the 'event'."""
-    km = kaplan_meier(time, 1 - np.asarray(event, dtype=int), conf_type)
+    e = event_indicator(event, event_value, name="event")
+    km = kaplan_meier(time, ~e, conf_type)
     return quantile(km, 0.5)
 
 
