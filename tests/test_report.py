@@ -122,14 +122,15 @@ needs_quarto = pytest.mark.skipif(QUARTO is None, reason="Quarto is not installe
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """The whole SAR rendered once (HTML + PDF) into a temporary output folder."""
+    """The whole SAR rendered once (HTML + PDF) in a scratch copy of the project (the user's
+    _output/ and .quarto/ stay untouched)."""
     if QUARTO is None:
         pytest.skip("Quarto is not installed")
-    out = tmp_path_factory.mktemp("render") / "sar"
-    env = {**os.environ, "QUARTO_PYTHON": sys.executable}
-    res = subprocess.run([QUARTO, "render", "--output-dir", str(out)], cwd=ROOT, capture_output=True, text=True,
-                         env=env)
-    return res, out
+    from apec_sar.paths import scratch_copy
+    project = scratch_copy(tmp_path_factory.mktemp("render") / "project", ROOT)
+    env = {**os.environ, "QUARTO_PYTHON": sys.executable, "APEC_SAR_ROOT": str(project)}
+    res = subprocess.run([QUARTO, "render"], cwd=project, capture_output=True, text=True, env=env)
+    return res, project / "_output" / "sar"
 
 
 @needs_quarto

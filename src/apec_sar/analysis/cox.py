@@ -71,7 +71,6 @@ def cox_models(d: pd.DataFrame, param: str, output_id: str) -> tuple[ARD, dict[s
     _add_model(ard, r, output_id, param, "multivariable", COX_METHOD)
     rf = fit_firth(d, "time", "status", multi)
     fits["firth"] = rf
-    fits["ridge"] = rf   # transitional: notebook 06 still reads fits['ridge']; rename it there, then drop this line
     _add_firth(ard, rf, output_id, param)
     for row in ph_test(r).itertuples():
         ard.add(output_id, "PH test (multivariable)", "Analysis set", param, row.term, "P_PH", row.p,
