@@ -132,7 +132,8 @@ def _line_table(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """(start offset, length without the line end) of every line, or None if the file has no blank line
     (the common case: the file is scanned for a blank line, not split)."""
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        if mm.find(b"\n\n") < 0 and mm.find(b"\n\r\n") < 0:
+        crlf = mm.find(b"\r\n", 0, 1 << 16) >= 0
+        if mm.find(b"\n\r\n" if crlf else b"\n\n") < 0:
             return None
         buf = np.frombuffer(mm, dtype=np.uint8).copy()
     return _lines(buf)

@@ -21,7 +21,8 @@ Queries (data kept as collected unless the action says otherwise):
   followed by administrations starting more than 30 days after its onset;
 - [C14] a post-baseline assessment (not PD) before the first dose or the baseline scan (before the
   first dose it is not used: ANL01FL), or a baseline scan after the first dose;
-- [C15] a subsequent therapy starting on/before the last study dose;
+- [C15] a subsequent therapy starting on/before the last study dose; [C17] more than one baseline
+  scan (the latest is the baseline of ADTR);
 - [X01] a screened patient with no study-drug record; [X02] a treated patient with no
   post-baseline assessment or no baseline scan. These name no row (ROW 0: the file has none).
 """
@@ -53,15 +54,19 @@ def _stop(file: str, t: pd.DataFrame, mask, column: str, rule: str, detail_of) -
 
 
 def _add(log: QueryLog, file: str, t: pd.DataFrame, mask, column: str, rule: str, action, original=None) -> None:
+    """Query the rows of ``t`` in ``mask``; ``action``: one text, or a function of the masked
+    positions giving one text per masked row (built only for the rows queried)."""
     m = np.asarray(mask, dtype=bool)
     if not m.any():
         return
+    if callable(action):
+        action = action(np.flatnonzero(m))
     if original is None:
         original = t[column].to_numpy(dtype=object)[m] if column in t else None
         if original is not None:
             original = np.array([_shown(v) for v in original], dtype=object)
     log.add(file, t.SRC_ROW.to_numpy()[m], t.SUBJID.to_numpy()[m], column, rule, original,
-            action if isinstance(action, str) else np.asarray(action, dtype=object)[m])
+            action if isinstance(action, str) else np.asarray(action, dtype=object))
 
 
 # -- death and the treatment timeline ---------------------------------------------------------------
@@ -123,8 +128,7 @@ def check_records_after_death(ex: pd.DataFrame, ta: pd.DataFrame, ae: pd.DataFra
     d = ae.SUBJID.map(death)
     late = (ae.START_DATE > d).fillna(False).to_numpy()
     _add(log, "adverse_events", ae, late, "START_DATE", "record after death",
-         [f"kept as collected: onset after the date of death {_iso(x)}; site to confirm" if pd.notna(x) else None
-          for x in d])
+         lambda i: [f"kept as collected: onset after the date of death {_iso(x)}; site to confirm" for x in d.iloc[i]])
 
 
 # -- AE actions, dose changes and end of treatment ------------------------------------------------
@@ -167,11 +171,11 @@ def query_dose_change_flag(ex: pd.DataFrame, log: QueryLog) -> None:
     lower_unflagged = known & (anl.DOSE < prev) & ~reduced
     flagged_not_lower = known & (anl.DOSE >= prev) & reduced
     _add(log, "exposure", anl, lower_unflagged, "DOSE", "dose change flag",
-         [f"kept as collected: lower than the previous course ({p:g} mg) but not marked 'Reduced'; site to confirm"
-          for p in prev.fillna(0)])
+         lambda i: [f"kept as collected: lower than the previous course ({p:g} mg) but not marked 'Reduced'; site to "
+                    "confirm" for p in prev.iloc[i]])
     _add(log, "exposure", anl, flagged_not_lower, "DOSE_CHANGE", "dose change flag",
-         [f"kept as collected: marked 'Reduced' but not lower than the previous course ({p:g} mg); site to confirm"
-          for p in prev.fillna(0)])
+         lambda i: [f"kept as collected: marked 'Reduced' but not lower than the previous course ({p:g} mg); site to "
+                    "confirm" for p in prev.iloc[i]])
 
 
 def _first_eot(ex: pd.DataFrame, reason: str) -> pd.DataFrame:
@@ -238,13 +242,21 @@ def check_assessments_after_treatment_start(ta: pd.DataFrame, trt: pd.DataFrame,
          "kept as baseline: the baseline scan is after the first dose; site to confirm the date")
 
 
+def query_extra_baseline_scans(ta: pd.DataFrame, log: QueryLog) -> None:
+    """Rule C17: every baseline scan but the latest of a patient is queried."""
+    base = ta[ta.VISIT == "Baseline"].sort_values(["SUBJID", "ASSESS_DATE", "SRC_ROW"], kind="stable")
+    earlier = base.duplicated("SUBJID", keep="last").to_numpy()
+    _add(log, "tumour_assessments", base, earlier, "ASSESS_DATE", "more than one baseline scan",
+         "kept: a later baseline scan exists and is the baseline of ADTR; site to confirm")
+
+
 def query_new_therapy_during_treatment(sub: pd.DataFrame, trt: pd.DataFrame, log: QueryLog) -> None:
     """Rule C15."""
     last = sub.SUBJID.map(trt.TRTEDT)
     bad = (sub.START_DATE <= last).fillna(False).to_numpy()
     _add(log, "subsequent_therapy", sub, bad, "START_DATE", "new therapy during study treatment",
-         [f"kept: starts on/before the last study dose {_iso(x)} (censors PFSNACT, stops BOR at its start); "
-          "site to confirm" if pd.notna(x) else None for x in last])
+         lambda i: [f"kept: starts on/before the last study dose {_iso(x)} (censors PFSNACT, stops BOR at its start); "
+                    "site to confirm" for x in last.iloc[i]])
 
 
 # -- whole domains missing ------------------------------------------------------------------------------

@@ -24,14 +24,28 @@ HARMONISED_NAME = {("screening_log", "SCREEN_DATE"): "SCREENDT"}
 
 def reject_exact_duplicate_rows(file: str, df: pd.DataFrame, log: QueryLog) -> pd.DataFrame:
     """Rule K01 on a raw frame: later copies of an identical row (every column) are rejected."""
+    key = dictionary_key(file)
+    cand = df.duplicated(key, keep=False).to_numpy()        # an identical row shares the key: look there only
+    if not cand.any():
+        return df
     cols = [c for c in df.columns if c != "SRC_ROW"]
-    dup = df.duplicated(cols, keep="first").to_numpy()
+    sub = df[cand]
+    dup = np.zeros(len(df), dtype=bool)
+    dup[np.flatnonzero(cand)] = sub.duplicated(cols, keep="first").to_numpy()
     if not dup.any():
         return df
-    first = df.groupby(cols, observed=True, dropna=False, sort=False).SRC_ROW.transform("first").to_numpy()
-    key = ",".join(dictionary_key(file))
-    return log.reject(file, df, dup, key, "duplicate record", [f"copy of row {r}" for r in first],
-                      [f"row rejected: identical to row {r} (the record counts once)" for r in first])
+    first = np.zeros(len(df), dtype=np.int64)
+    first[np.flatnonzero(cand)] = sub.groupby(cols, observed=True, dropna=False, sort=False).SRC_ROW.transform("first")
+    original, action = _texts(dup, first, "copy of row {}", "row rejected: identical to row {} (the record counts once)")
+    return log.reject(file, df, dup, ",".join(key), "duplicate record", original, action)
+
+
+def _texts(mask: np.ndarray, first: np.ndarray, original: str, action: str) -> tuple[np.ndarray, np.ndarray]:
+    """Query texts naming the earlier row, built for the rejected rows only."""
+    o, a = np.full(len(mask), None, dtype=object), np.full(len(mask), None, dtype=object)
+    o[mask] = [original.format(r) for r in first[mask]]
+    a[mask] = [action.format(r) for r in first[mask]]
+    return o, a
 
 
 def harmonised_key(file: str, df: pd.DataFrame) -> list[str]:
@@ -57,9 +71,9 @@ def signal_duplicate_records(file: str, df: pd.DataFrame, log: QueryLog, by: lis
     copy = df.duplicated(content, keep="first").to_numpy() & in_key
     if copy.any():
         first = df.groupby(content, dropna=False, sort=False).SRC_ROW.transform("first").to_numpy()
-        df = log.reject(file, df, copy, ",".join(by), "duplicate record", [f"copy of row {r}" for r in first],
-                        [f"row rejected: same content as row {r} after harmonisation (the record counts once)"
-                         for r in first])
+        original, action = _texts(copy, first, "copy of row {}",
+                                  "row rejected: same content as row {} after harmonisation (the record counts once)")
+        df = log.reject(file, df, copy, ",".join(by), "duplicate record", original, action)
         in_key = df.duplicated(by, keep=False).to_numpy()
     if not in_key.any():
         return df

@@ -44,14 +44,14 @@ class DataError(ValueError):
     def __init__(self, file: str, row: int | None, column: str | None, rule: str, detail: str, *,
                  value=None, todo: str | None = None, other_rows=()):
         self.file, self.row, self.column, self.rule, self.detail = file, row, column, rule, detail
-        self.value = value
+        self.value = value.item() if isinstance(value, np.generic) else value
         check = BY_RULE.get(rule)
         self.check = check.id if check else None
         self.todo = todo or (check.todo if check and check.todo else _GENERIC_TODO)
         self.other_rows = [int(r) for r in other_rows]
         where = _where(file, row, column)
-        if value is not None:
-            where += f", value {value!r}"
+        if self.value is not None:
+            where += f", value {self.value!r}"
         rule_txt = f"rule {self.check} '{rule}'" if self.check else f"rule '{rule}'"
         also = ""
         if self.other_rows:

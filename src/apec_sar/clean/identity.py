@@ -18,6 +18,8 @@ Rules (registry ids in brackets):
 - [I06] A row of the rejected record with no identical row (after harmonisation) under the kept
   record is queried: rejecting it may lose data, the site must confirm.
 - [I07] Every kept patient has a demographics and a baseline-disease row, else the run stops.
+- [I08] Two records not linked (different ID-card numbers) but with the same name, birth date and
+  sex are queried as a possible duplicate (a mistyped ID-card number) and kept as two patients.
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ RAW_SPELLING = ("AE_VERBATIM", "RESULT_RAW", "UNIT_RAW")
 def normalise_identifier(values: pd.Series) -> pd.Series:
     """NFKC, no whitespace, upper case; empty -> missing. Computed once per distinct value."""
     cat = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype(object).astype("category")
-    cats = pa.array(cat.cat.categories.to_numpy(dtype=object), type=pa.string())
-    norm = pc.utf8_upper(pc.replace_substring_regex(pc.utf8_normalize(cats, "NFKC"), r"\s+", ""))
+    cats = cat.cat.categories.to_numpy(dtype=object)
+    norm = pc.utf8_upper(pc.replace_substring_regex(pc.utf8_normalize(pa.array(cats, type=pa.string()), "NFKC"),
+                                                    r"\s+", ""))
     norm = np.asarray(norm.to_numpy(zero_copy_only=False), dtype=object)
+    if (norm == cats).all():                               # the usual case: nothing to change
+        return pd.Series(cat, index=values.index)
     uniq, inv = np.unique(norm.astype(str), return_inverse=True)
     keep = uniq != ""
     new_index = np.where(keep, np.cumsum(keep) - 1, -1)[inv]
@@ -48,15 +53,26 @@ def normalise_identifier(values: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(new_codes, categories=uniq[keep]), index=values.index)
 
 
+def _changed_cells(before: pd.Series, after: pd.Series) -> int:
+    """Cells whose value changed (counted per distinct value, weighted by its frequency)."""
+    b = before if isinstance(before.dtype, pd.CategoricalDtype) else before.astype(object).astype("category")
+    codes = b.cat.codes.to_numpy()
+    counts = np.bincount(codes[codes >= 0], minlength=len(b.cat.categories))
+    first = pd.Series(np.arange(len(b)), index=b.index).groupby(codes).first()   # a row of each distinct value
+    first = first[first.index >= 0]
+    now = after.iloc[first.to_numpy()].astype(object).to_numpy()
+    was = b.cat.categories.to_numpy(dtype=object)[first.index.to_numpy()]
+    changed = ~pd.Series(now == was).fillna(False).to_numpy(dtype=bool)
+    return int(counts[first.index.to_numpy()][changed].sum())
+
+
 def normalise_identifiers(file: str, df: pd.DataFrame, log: QueryLog) -> pd.DataFrame:
     """Rule I01 on SUBJID (and ID_CARD_NO in the screening log); counts the cells changed."""
     df = df.copy()
     for col in [c for c in ("SUBJID", "ID_CARD_NO") if c in df.columns]:
-        before = df[col].astype(object)
-        df[col] = normalise_identifier(df[col])
-        after = df[col].astype(object)
-        changed = before.notna() & (before.fillna("") != after.fillna(""))
-        log.note(file, col, "identifier normalised (case / width / whitespace)", int(changed.sum()))
+        before = df[col]
+        df[col] = normalise_identifier(before)
+        log.note(file, col, "identifier normalised (case / width / whitespace)", _changed_cells(before, df[col]))
     return df
 
 
@@ -90,6 +106,24 @@ def link_patient_records(scr: pd.DataFrame, log: QueryLog) -> pd.Series:
     return pd.Series(kept.to_numpy()[dup], index=s.SUBJID.to_numpy()[dup], dtype=object, name="KEPT")
 
 
+def query_possible_duplicates(scr: pd.DataFrame, dm: pd.DataFrame, names: pd.Series, dup_of: pd.Series,
+                              log: QueryLog) -> None:
+    """Rule I08 on the records left after linking. ``names``: normalised names by SUBJID."""
+    kept = scr[~scr.SUBJID.isin(dup_of.index)][["SRC_ROW", "SUBJID", "SCREENDT", "SITEID"]]
+    d = kept.merge(dm[["SUBJID", "BIRTH_DATE", "SEX"]], on="SUBJID", how="left")
+    d["_NAME"] = d.SUBJID.map(names).to_numpy()
+    d = d[d._NAME.notna() & d.BIRTH_DATE.notna()].sort_values(["SCREENDT", "SITEID", "SUBJID"], kind="stable")
+    same = ["_NAME", "BIRTH_DATE", "SEX"]
+    later = d.duplicated(same, keep="first").to_numpy()
+    if not later.any():
+        return
+    first = d.groupby(same, dropna=False, sort=False).SUBJID.transform("first").to_numpy()
+    log.add("screening_log", d.SRC_ROW.to_numpy()[later], d.SUBJID.to_numpy()[later], "ID_CARD_NO",
+            "possible duplicate patient", None,
+            [f"kept as a patient of its own: same name, birth date and sex as {f} but another ID-card number (not "
+             "shown); site to confirm whether one number is mistyped" for f in first[later]])
+
+
 def _shown(v) -> str | None:
     if v is None or (not isinstance(v, str) and pd.isna(v)):
         return None
@@ -111,8 +145,9 @@ def query_conflicting_attributes(dup_of: pd.Series, tables: dict[str, pd.DataFra
     if dup_of.empty:
         return
     rej_ids, kept_ids = dup_of.index.to_numpy(), dup_of.to_numpy()
+    linked = np.concatenate([rej_ids, kept_ids])
     for f in ("demographics", "baseline_disease"):
-        t = tables[f].drop_duplicates("SUBJID").set_index("SUBJID")
+        t = tables[f][tables[f].SUBJID.isin(linked)].drop_duplicates("SUBJID").set_index("SUBJID")
         both = np.isin(rej_ids, t.index) & np.isin(kept_ids, t.index)
         rej, kept = t.reindex(rej_ids[both]), t.reindex(kept_ids[both])
         for c in [c for c in t.columns if c != "SRC_ROW" and not c.endswith("_F")]:
@@ -124,7 +159,7 @@ def query_conflicting_attributes(dup_of: pd.Series, tables: dict[str, pd.DataFra
                     [_shown(x) for x in a[diff]],
                     [f"linked to {k} (same ID-card number): {_shown(v)!s} from {k} is kept (screened first); this "
                      "record's value is not used; site to confirm" for k, v in zip(kept.index[diff], b[diff])])
-    scr = tables["screening_log"].drop_duplicates("SUBJID").set_index("SUBJID")
+    scr = tables["screening_log"][tables["screening_log"].SUBJID.isin(rej_ids)].drop_duplicates("SUBJID").set_index("SUBJID")
     a, b = names.reindex(rej_ids).to_numpy(dtype=object), names.reindex(kept_ids).to_numpy(dtype=object)
     diff = ~_equal(a, b)
     log.add("screening_log", scr.SRC_ROW.reindex(rej_ids).to_numpy()[diff], rej_ids[diff], "PATIENT_NAME",

@@ -7,8 +7,9 @@ Rules (registry ids in brackets):
 - [P02] Age at the first dose (else at screening), in completed years, outside 18-100: queried
   and kept as collected (a patient under 18 fails inclusion 1 in the CONSORT flow, visibly).
 - [P03] A target-lesion sum at least ``factor`` (5) times, or at most 1/``factor`` of, each
-  neighbouring value of the patient's own series in date order (the first and last values have
-  one neighbour; series of 3 or more non-zero sums): a shifted decimal. Set to missing, queried.
+  neighbouring value of the patient's own series in date order (series of 3 or more non-zero
+  sums; a first or last value has one neighbour, and counts only if that neighbour agrees with
+  its own): a shifted decimal. Set to missing, queried.
   In the calibrated extract the largest ratio between consecutive sums is about 2.5.
 - [P04] A study-drug dose outside [0.5 x lowest, 1.5 x highest] of the drug's prescribed doses
   (data dictionary ``exposure.prescribed_dose_mg``): set to missing, queried. A drug with no
@@ -101,25 +102,29 @@ def query_series_outliers(ta: pd.DataFrame, log: QueryLog, column: str = "TARGET
     n = g.transform("size").to_numpy()
     v = t[column].to_numpy(dtype=float)
     prev, nxt = g.shift(1).to_numpy(dtype=float), g.shift(-1).to_numpy(dtype=float)
+    prev2, nxt2 = g.shift(2).to_numpy(dtype=float), g.shift(-2).to_numpy(dtype=float)
 
-    def far(a, b):  # far from a neighbour (True if there is none), in one direction
-        up = np.isnan(b) | (a >= factor * b)
-        down = np.isnan(b) | (a * factor <= b)
-        return up, down
+    def far(a, b):  # -1 far below, +1 far above, 0 neither or no neighbour
+        with np.errstate(invalid="ignore"):
+            return np.where(a >= factor * b, 1, np.where(a * factor <= b, -1, 0))
 
-    up_p, down_p = far(v, prev)
-    up_n, down_n = far(v, nxt)
-    out = (n >= 3) & ((up_p & up_n) | (down_p & down_n))
+    fp, fn = far(v, prev), far(v, nxt)
+    middle = ~np.isnan(prev) & ~np.isnan(nxt) & (fp != 0) & (fp == fn)
+    # an end value has one neighbour: an outlier only if that neighbour agrees with its own neighbour
+    first = np.isnan(prev) & (fn != 0) & (far(nxt, nxt2) == 0)
+    last = np.isnan(nxt) & (fp != 0) & (far(prev, prev2) == 0)
+    out = (n >= 3) & (middle | first | last)
     idx = t._i.to_numpy()[out]
     if not len(idx):
         return ta
     ta = ta.copy()
-    nb = [f"{p:g}/{q:g}" for p, q in zip(np.nan_to_num(prev[out], nan=-1), np.nan_to_num(nxt[out], nan=-1))]
-    nb = [x.replace("-1/", "-/").replace("/-1", "/-") for x in nb]
+    def shown(x):
+        return "-" if np.isnan(x) else f"{x:g}"
+
     log.add("tumour_assessments", ta.SRC_ROW.to_numpy()[idx], ta.SUBJID.to_numpy()[idx], column,
             "outlier in the patient's series", ta[column].to_numpy()[idx].astype(object),
-            [f"set to missing: {factor:g} times beyond both neighbouring values (previous/next {x}); site to confirm"
-             for x in nb])
+            [f"set to missing: at least {factor:g} times, or at most a fifth of, each neighbouring value "
+             f"(previous/next {shown(p)}/{shown(q)}); site to confirm" for p, q in zip(prev[out], nxt[out])])
     vals = ta[column].to_numpy(dtype=float).copy()
     vals[idx] = np.nan
     ta[column] = vals

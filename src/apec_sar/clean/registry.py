@@ -120,6 +120,9 @@ CHECKS: tuple[Check, ...] = (
     Check("I06", "rows only in the rejected record", "Identity",
           "a row of the rejected record with no identical row (after harmonisation) under the kept record", "query",
           "rejected with its record; site to confirm that no data are lost"),
+    Check("I08", "possible duplicate patient", "Identity",
+          "two records with different ID-card numbers but the same name, birth date and sex (a mistyped number?)",
+          "query", "kept as two patients (the records are linked only by the ID-card number); site to confirm"),
     Check("I07", "one row per subject", "Identity", "a screened patient without a demographics or disease row", "stop",
           "", "add the patient's row at the site; " + RELOCK),
     # -- duplicates by the dictionary's keys ---------------------------------------------------------
@@ -210,6 +213,8 @@ CHECKS: tuple[Check, ...] = (
           "kept (it censors PFSNACT and stops BOR at its start); site to confirm"),
     Check("C16", "study drug before diagnosis", "Consistency", "a study-drug administration before the diagnosis date",
           "stop", "", "correct the study-drug or diagnosis date at the site; " + RELOCK),
+    Check("C17", "more than one baseline scan", "Consistency", "a patient with two or more baseline assessments",
+          "query", "kept; the latest baseline scan is the baseline of the change in tumour size (ADTR); site to confirm"),
     # -- completeness ----------------------------------------------------------------------------------
     Check("X01", "no study-drug records", "Completeness", "a screened patient with no exposure row", "query",
           "kept: not treated, so inclusion 5 fails (CONSORT) and the patient is outside the safety set"),
