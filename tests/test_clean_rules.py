@@ -587,7 +587,8 @@ def write(folder, name: str, data: bytes):
 
 
 def test_F09_bom_quotes_spaces_and_blank_lines_harmonised(tmp_path, log):
-    d = write(tmp_path, "metastatic_sites", b'\xef\xbb\xbf"SUBJID","MET_SITE "\r\nS01-001,Lung\r\n\r\n"S01-002",Liver\r\n')
+    d = write(tmp_path, "metastatic_sites",
+              b'\xef\xbb\xbf"SUBJID","MET_SITE "\r\nS01-001,Lung\r\n\r\n"S01-002",Liver\r\n')
     df = read_raw(d, "metastatic_sites", log)
     assert df.SRC_ROW.tolist() == [1, 3]                     # the blank line keeps its number
     assert df.SUBJID.astype(object).tolist() == ["S01-001", "S01-002"]
@@ -664,3 +665,27 @@ def test_I08_possible_duplicate_with_another_id_card_number(log):
     assert queries(log) == [("screening_log", 2, "B", "ID_CARD_NO", "I08", None,
                              "kept as a patient of its own: same name, birth date and sex as A but another ID-card "
                              "number (not shown); site to confirm whether one number is mistyped")]
+
+
+# --- the data-handling appendix ---------------------------------------------------------------------------
+
+def test_queries_grouped_by_rule_in_registry_order(log):
+    log.add("follow_up", [3], ["S01-002"], "DEATH_DATE", "partial date", ["2021-05"], "imputed")
+    log.add("screening_log", [5, 6], ["S02-001", "S02-001"], "SUBJID", "duplicate patient", ["x", "x"], "rejected")
+    log.add("exposure", [9], ["S02-001"], "SUBJID", "duplicate patient", ["x"], "rejected")
+    from apec_sar.reports.cleaning import queries_by_rule
+    got = queries_by_rule(log.frame())
+    assert got.values.tolist() == [
+        ["I04", "duplicate patient", 3, 1, "exposure, screening_log",
+         "the record screened first is kept (the patient's original enrolment); every row of the later record is "
+         "rejected, one query per row"],
+        ["D01", "partial date", 1, 1, "follow_up",
+         "imputed by the stated rule (admiral derive_vars_dt), flagged in <COL>_F"]]
+
+
+def test_checks_table_states_what_to_do_for_stops():
+    from apec_sar.reports.cleaning import checks_table
+    t = checks_table().set_index("CHECK")
+    assert t.loc["D03", "ACTION"] == ("the run stops; to fix: check both dates at the site (the event date or the "
+                                      f"birth date is wrong); {RELOCK}")
+    assert t.loc["P03", "OUTCOME"] == "query"

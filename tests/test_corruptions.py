@@ -54,8 +54,8 @@ class Base:
         return [s for s, u in self.usubjid.items() if u in ids]
 
     def quiet(self) -> list[str]:
-        """Analysed patients without any query on the clean extract (and not the duplicated one)."""
-        q = set(self.clean.queries.SUBJID.dropna())
+        """Analysed patients without any query on the clean extract, not the patient reported twice."""
+        q = set(self.clean.queries.SUBJID.dropna()) | set(duplicate_pair(self))
         return [s for s in self.analysed() if s not in q]
 
     def never_died(self) -> list[str]:
@@ -764,7 +764,8 @@ def set_end_of_treatment(r: Raw, b: Base, s: str, reason: str) -> int:
     last administration); returns the first row carrying it."""
     ex = b.raw["exposure"]
     assert not ((ex.SUBJID == s) & (ex.EOT_REASON == "Toxicity")).any()      # would take a C09 query away
-    rows = [i + 1 for i in ex.index[(ex.SUBJID == s) & (ex.EOT_REASON != "")]] or [int(ex.index[ex.SUBJID == s][-1]) + 1]
+    rows = [i + 1 for i in ex.index[(ex.SUBJID == s) & (ex.EOT_REASON != "")]]
+    rows = rows or [int(ex.index[ex.SUBJID == s][-1]) + 1]
     for row in rows:
         r.set("exposure", row, "EOT_REASON", reason)
     return rows[0]
@@ -782,7 +783,8 @@ def eot_progression_without_a_pd_assessment(r: Raw, b: Base):
     ta = b.raw["tumour_assessments"]
     pd_subjects = set(ta.SUBJID[ta.INV_RESPONSE == "PD"])
     ex = b.raw["exposure"]
-    treated = [x for x in b.usubjid if (ex.SUBJID == x).any() and not ((ex.SUBJID == x) & (ex.EOT_REASON == "Toxicity")).any()]
+    toxicity = set(ex.SUBJID[ex.EOT_REASON == "Toxicity"])
+    treated = [x for x in b.usubjid if (ex.SUBJID == x).any() and x not in toxicity]
     s = next(x for x in treated if x not in pd_subjects)          # every analysed patient has a PD: any patient
     row = set_end_of_treatment(r, b, s, "Progressive disease")
     return Queries(new={"C11": {("exposure", row, "EOT_REASON")}})

@@ -36,7 +36,8 @@ def reject_exact_duplicate_rows(file: str, df: pd.DataFrame, log: QueryLog) -> p
         return df
     first = np.zeros(len(df), dtype=np.int64)
     first[np.flatnonzero(cand)] = sub.groupby(cols, observed=True, dropna=False, sort=False).SRC_ROW.transform("first")
-    original, action = _texts(dup, first, "copy of row {}", "row rejected: identical to row {} (the record counts once)")
+    original, action = _texts(dup, first, "copy of row {}",
+                              "row rejected: identical to row {} (the record counts once)")
     return log.reject(file, df, dup, ",".join(key), "duplicate record", original, action)
 
 

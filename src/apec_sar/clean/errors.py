@@ -63,7 +63,10 @@ class DataError(ValueError):
 
 @dataclass
 class QueryLog:
-    """The query log, the rejected-row counts and the harmonisation notes of one cleaning run."""
+    """The query log, the rejected-row counts and the harmonisation notes of one cleaning run.
+
+    ROW is the raw file's data row; ROW 0 means the entry concerns the file (an unknown column)
+    or a patient with no row in it (a missing domain)."""
 
     parts: list[pd.DataFrame] = field(default_factory=list)
     rejected: dict[str, int] = field(default_factory=dict)

@@ -179,7 +179,13 @@ def query_missing_values(file: str, df: pd.DataFrame, cols: list[str], log: Quer
     """Rule P05: baseline values expected present but empty are kept missing and queried."""
     for col in cols:
         miss = np.flatnonzero(df[col].isna().to_numpy())
-        log.add(file, _rows(df, miss), _subjects(df, miss), col, "missing value", None, "kept missing; site to complete")
+        log.add(file, _rows(df, miss), _subjects(df, miss), col, "missing value", None,
+                "kept missing; site to complete")
+
+
+def note_renamed_drugs(file: str, col: str, df: pd.DataFrame, drugs: pd.DataFrame, log: QueryLog) -> None:
+    """Count the drug names written otherwise than as their INN (harmonisation summary)."""
+    log.note(file, col, "drug name -> INN", int((drugs.INN.to_numpy() != df[col].astype(object).to_numpy()).sum()))
 
 
 # -- files --------------------------------------------------------------------------------------------
@@ -269,7 +275,7 @@ def harmonise_exposure(df: pd.DataFrame, log: QueryLog) -> pd.DataFrame:
     check_dates_not_after_extract(f, df, "START_DATE", start, sp, log, "stop")
     check_dates_not_after_extract(f, df, "END_DATE", end, ep, log, "stop")
     drugs = M.map_drugs(df.DRUG, f, "DRUG", df.SRC_ROW.to_numpy())
-    log.note(f, "DRUG", "drug name -> INN", int((drugs.INN.to_numpy() != df.DRUG.astype(object).to_numpy()).sum()))
+    note_renamed_drugs(f, "DRUG", df, drugs, log)
     cls = drugs.CLASS.to_numpy()
     bad = np.flatnonzero(~np.isin(cls, ["ANLOTINIB", "PD1", "PDL1"]))
     if len(bad):
@@ -279,8 +285,8 @@ def harmonise_exposure(df: pd.DataFrame, log: QueryLog) -> pd.DataFrame:
     seq = np.flatnonzero((end != D.MISSING) & (end < start))
     if len(seq):
         raise DataError(f, int(_rows(df, seq[0])), "END_DATE", "end on/after start",
-                        f"the course ends before it starts ({df.START_DATE.iloc[seq[0]]})", value=df.END_DATE.iloc[seq[0]],
-                        other_rows=_rows(df, seq[1:]))
+                        f"the course ends before it starts ({df.START_DATE.iloc[seq[0]]})",
+                        value=df.END_DATE.iloc[seq[0]], other_rows=_rows(df, seq[1:]))
     last = np.where(end == D.MISSING, start, end)
     dose = query_dose_outside_prescribed(f, df, drugs.INN.to_numpy(), numbers(f, df, "DOSE", log), log)
     return pd.DataFrame({
@@ -395,7 +401,7 @@ def alive_evidence(ta: pd.DataFrame, ex: pd.DataFrame) -> pd.Series:
 def harmonise_prior(df: pd.DataFrame, log: QueryLog, trt: pd.DataFrame) -> pd.DataFrame:
     f = "prior_therapy"
     drugs = M.map_drugs(df.REGIMEN, f, "REGIMEN", df.SRC_ROW.to_numpy())
-    log.note(f, "REGIMEN", "drug name -> INN", int((drugs.INN.to_numpy() != df.REGIMEN.astype(object).to_numpy()).sum()))
+    note_renamed_drugs(f, "REGIMEN", df, drugs, log)
     before_first = D.shift(subject_days(df, trt.TRTSDT), -1)
     s, sp = parse_site_dates(f, df, "START_DATE", log)
     s, sp, _ = check_dates_not_after_extract(f, df, "START_DATE", s, sp, log, "missing")
@@ -453,7 +459,7 @@ def harmonise_aes(df: pd.DataFrame, log: QueryLog, trt: pd.DataFrame, death: pd.
 def harmonise_subsequent(df: pd.DataFrame, log: QueryLog, trt: pd.DataFrame) -> pd.DataFrame:
     f = "subsequent_therapy"
     drugs = M.map_drugs(df.THERAPY, f, "THERAPY", df.SRC_ROW.to_numpy())
-    log.note(f, "THERAPY", "drug name -> INN", int((drugs.INN.to_numpy() != df.THERAPY.astype(object).to_numpy()).sum()))
+    note_renamed_drugs(f, "THERAPY", df, drugs, log)
     after_last = D.shift(subject_days(df, trt.TRTEDT), 1)
     s, sp = parse_site_dates(f, df, "START_DATE", log)
     s, sp, _ = check_dates_not_after_extract(f, df, "START_DATE", s, sp, log, "missing",

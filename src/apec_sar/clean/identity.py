@@ -159,7 +159,8 @@ def query_conflicting_attributes(dup_of: pd.Series, tables: dict[str, pd.DataFra
                     [_shown(x) for x in a[diff]],
                     [f"linked to {k} (same ID-card number): {_shown(v)!s} from {k} is kept (screened first); this "
                      "record's value is not used; site to confirm" for k, v in zip(kept.index[diff], b[diff])])
-    scr = tables["screening_log"][tables["screening_log"].SUBJID.isin(rej_ids)].drop_duplicates("SUBJID").set_index("SUBJID")
+    scr = tables["screening_log"]
+    scr = scr[scr.SUBJID.isin(rej_ids)].drop_duplicates("SUBJID").set_index("SUBJID")
     a, b = names.reindex(rej_ids).to_numpy(dtype=object), names.reindex(kept_ids).to_numpy(dtype=object)
     diff = ~_equal(a, b)
     log.add("screening_log", scr.SRC_ROW.reindex(rej_ids).to_numpy()[diff], rej_ids[diff], "PATIENT_NAME",
@@ -189,7 +190,8 @@ def query_rows_only_in_rejected_record(dup_of: pd.Series, tables: dict[str, pd.D
                  for k in m._KEPT.to_numpy()[alone]])
 
 
-def reject_duplicate_patients(dup_of: pd.Series, tables: dict[str, pd.DataFrame], log: QueryLog) -> dict[str, pd.DataFrame]:
+def reject_duplicate_patients(dup_of: pd.Series, tables: dict[str, pd.DataFrame],
+                              log: QueryLog) -> dict[str, pd.DataFrame]:
     """Rule I04: every row of a linked, later-screened record is rejected with a query."""
     out = {}
     for f, t in tables.items():

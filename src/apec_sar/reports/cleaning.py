@@ -19,7 +19,8 @@ def raw_inventory(raw: Path, dictionary: dict) -> pd.DataFrame:
     for f, spec in dictionary["files"].items():
         df = read_raw(Path(raw), f)
         rows.append({"FILE": f"{f}.csv", "ROWS": len(df), "COLUMNS": len(spec["columns"]),
-                     "IDENTIFIER_COLUMNS": sum(1 for c in spec["columns"].values() if c.get("role") == "direct_identifier"),
+                     "IDENTIFIER_COLUMNS": sum(1 for c in spec["columns"].values()
+                                               if c.get("role") == "direct_identifier"),
                      "DESCRIPTION": " ".join(str(spec["description"]).split())[:80]})
     return pd.DataFrame(rows)
 
