@@ -11,7 +11,7 @@ import pytest
 from apec_sar.clean import consistency as C
 from apec_sar.clean import dates as D
 from apec_sar.clean import harmonise as H
-from apec_sar.clean import identity as I
+from apec_sar.clean import identity
 from apec_sar.clean import plausibility as P
 from apec_sar.clean import registry
 from apec_sar.clean.duplicates import reject_exact_duplicate_rows, signal_duplicate_records
@@ -89,7 +89,7 @@ def test_query_log_reject_counts_rows(log):
 # --- I01-I07 identity ----------------------------------------------------------------------------
 
 def test_I01_identifiers_normalised_for_width_case_and_whitespace():
-    got = I.normalise_identifier(pd.Series(["ｓ０１－００１ ", "s01-001", " 11010519491231002x", "", None,
+    got = identity.normalise_identifier(pd.Series(["ｓ０１－００１ ", "s01-001", " 11010519491231002x", "", None,
                                             "1101 0519 4912 3100 2X"]))
     assert got.astype(object).where(got.notna(), None).tolist() == [
         "S01-001", "S01-001", "11010519491231002X", None, None, "11010519491231002X"]
@@ -97,7 +97,7 @@ def test_I01_identifiers_normalised_for_width_case_and_whitespace():
 
 def test_I01_normalisation_counted_in_the_harmonisation_summary(log):
     df = frame(SUBJID=pd.Series(["s01-001", "S01-002", "Ｓ01-003"], dtype="category"))
-    out = I.normalise_identifiers("metastatic_sites", df, log)
+    out = identity.normalise_identifiers("metastatic_sites", df, log)
     assert out.SUBJID.astype(object).tolist() == ["S01-001", "S01-002", "S01-003"]
     assert log.harmonisation().values.tolist() == [
         ["metastatic_sites", "SUBJID", "identifier normalised (case / width / whitespace)", 2]]
@@ -106,7 +106,7 @@ def test_I01_normalisation_counted_in_the_harmonisation_summary(log):
 def test_I02_subject_not_in_screening_log():
     raw = {"screening_log": frame(SUBJID=["S01-001"]), "adverse_events": frame(SUBJID=["S01-001", "S09-999"])}
     with pytest.raises(DataError) as e:
-        I.check_subjects_in_screening_log(raw)
+        identity.check_subjects_in_screening_log(raw)
     assert message(e) == ("data/raw/adverse_events.csv, row 2, column SUBJID, value 'S09-999': rule I02 'subject in "
                           "screening log' failed: this subject id does not appear in screening_log.csv. What to do: "
                           f"correct the subject id at the site, or add the patient to the screening log; {RELOCK}.")
@@ -117,10 +117,10 @@ def screening(ids, cards, dates, sites):
 
 
 def test_I03_I04_link_on_the_normalised_card_never_on_an_empty_one(log):
-    cards = I.normalise_identifier(pd.Series(["11010519491231002x", "11010519491231002X", None, "", "2"]))
+    cards = identity.normalise_identifier(pd.Series(["11010519491231002x", "11010519491231002X", None, "", "2"]))
     scr = screening(["S01-001", "S02-001", "S03-001", "S04-001", "S05-001"], cards.astype(object),
                     ["2021-03-01", "2021-02-01", "2021-01-01", "2021-01-01", "2021-01-01"], [1, 2, 3, 4, 5])
-    dup_of = I.link_patient_records(scr, log)
+    dup_of = identity.link_patient_records(scr, log)
     assert dup_of.to_dict() == {"S01-001": "S02-001"}          # S02-001 was screened first
     action = ("kept as a patient of its own (never linked on an empty ID-card number); site to complete the number "
               "and confirm the patient was not screened twice")
@@ -130,7 +130,7 @@ def test_I03_I04_link_on_the_normalised_card_never_on_an_empty_one(log):
 
 def test_I04_same_screening_date_keeps_the_lower_site(log):
     scr = screening(["S07-005", "S02-003"], ["X1", "X1"], ["2021-01-01", "2021-01-01"], [7, 2])
-    assert I.link_patient_records(scr, log).to_dict() == {"S07-005": "S02-003"}
+    assert identity.link_patient_records(scr, log).to_dict() == {"S07-005": "S02-003"}
 
 
 def test_I05_every_conflicting_attribute_queried_with_the_value_kept(log):
@@ -139,7 +139,7 @@ def test_I05_every_conflicting_attribute_queried_with_the_value_kept(log):
     bd = frame(SUBJID=["S02-003", "S07-005"], HISTOLOGY=["Squamous cell carcinoma"] * 2)
     scr = frame(SUBJID=["S02-003", "S07-005"])
     names = pd.Series(["LI LEI", "LI LEI"], index=["S02-003", "S07-005"])
-    I.query_conflicting_attributes(pd.Series({"S07-005": "S02-003"}), {"demographics": dm, "baseline_disease": bd,
+    identity.query_conflicting_attributes(pd.Series({"S07-005": "S02-003"}), {"demographics": dm, "baseline_disease": bd,
                                                                        "screening_log": scr}, names, log)
     assert queries(log) == [
         ("demographics", 2, "S07-005", "BIRTH_DATE", "I05", "1965-10-06",
@@ -153,7 +153,7 @@ def test_I05_every_conflicting_attribute_queried_with_the_value_kept(log):
 def test_I05_differing_names_queried_without_showing_them(log):
     empty = frame(SUBJID=["A", "B"])
     names = pd.Series(["WANG FANG", "ZHANG WEI"], index=["A", "B"])
-    I.query_conflicting_attributes(pd.Series({"B": "A"}), {"demographics": empty, "baseline_disease": empty,
+    identity.query_conflicting_attributes(pd.Series({"B": "A"}), {"demographics": empty, "baseline_disease": empty,
                                                            "screening_log": empty}, names, log)
     assert queries(log) == [("screening_log", 2, "B", "PATIENT_NAME", "I05", None,
                              "linked to A (same ID-card number) but the names differ (not shown: direct identifier); "
@@ -163,7 +163,7 @@ def test_I05_differing_names_queried_without_showing_them(log):
 def test_I06_rows_of_the_rejected_record_without_a_twin(log):
     ae = frame(SUBJID=["A", "B", "B"], AE_VERBATIM=["nausea", "恶心", "rash"], AEDECOD=["Nausea", "Nausea", "Rash"],
                START_DATE=[ts("2021-01-05")] * 3)
-    I.query_rows_only_in_rejected_record(pd.Series({"B": "A"}), {"adverse_events": ae}, log)
+    identity.query_rows_only_in_rejected_record(pd.Series({"B": "A"}), {"adverse_events": ae}, log)
     assert queries(log) == [("adverse_events", 3, "B", "SUBJID", "I06", "B",
                              "no identical row under A: rejected with its record; site to confirm that no data are "
                              "lost")]
@@ -171,7 +171,7 @@ def test_I06_rows_of_the_rejected_record_without_a_twin(log):
 
 def test_I04_every_row_of_the_later_record_rejected(log):
     t = {"exposure": frame(SUBJID=["A", "B", "B"]), "follow_up": frame(SUBJID=["A"])}
-    out = I.reject_duplicate_patients(pd.Series({"B": "A"}), t, log)
+    out = identity.reject_duplicate_patients(pd.Series({"B": "A"}), t, log)
     assert out["exposure"].SUBJID.tolist() == ["A"] and len(out["follow_up"]) == 1
     action = "row rejected: same patient (ID-card number) as A, screened first"
     assert queries(log) == [("exposure", 2, "B", "SUBJID", "I04", "B", action),
@@ -183,7 +183,7 @@ def test_I07_one_row_per_subject():
     t = {"screening_log": frame(SUBJID=["A", "B"]), "demographics": frame(SUBJID=["A"]),
          "baseline_disease": frame(SUBJID=["A", "B"])}
     with pytest.raises(DataError) as e:
-        I.check_one_row_per_subject(t)
+        identity.check_one_row_per_subject(t)
     assert message(e).startswith("data/raw/demographics.csv, column SUBJID, value 'B': rule I07 'one row per "
                                  "subject' failed: no row for B.")
 
@@ -661,7 +661,7 @@ def test_I08_possible_duplicate_with_another_id_card_number(log):
                 SITEID=[1, 2, 3])
     dm = frame(SUBJID=["A", "B", "C"], BIRTH_DATE=[ts("1950-01-01")] * 3, SEX=["M", "M", "F"])
     names = pd.Series(["LI LEI"] * 3, index=["A", "B", "C"])
-    I.query_possible_duplicates(scr, dm, names, pd.Series(dtype=object), log)
+    identity.query_possible_duplicates(scr, dm, names, pd.Series(dtype=object), log)
     assert queries(log) == [("screening_log", 2, "B", "ID_CARD_NO", "I08", None,
                              "kept as a patient of its own: same name, birth date and sex as A but another ID-card "
                              "number (not shown); site to confirm whether one number is mistyped")]

@@ -24,7 +24,7 @@ from ..dictionary import identifier_columns, raw_files
 from ..io import read_raw
 from . import consistency as C
 from . import harmonise as H
-from . import identity as I
+from . import identity
 from . import plausibility as P
 from .duplicates import reject_exact_duplicate_rows, signal_duplicate_records
 from .errors import QueryLog
@@ -56,6 +56,10 @@ def pseudonymise(tables: dict[str, pd.DataFrame], subject_key: pd.DataFrame | No
     width = max(4, len(str(len(scr))))
     if subject_key is not None:
         key = subject_key[subject_key.SUBJID.isin(set(scr.SUBJID))].reset_index(drop=True)
+        unknown = sorted(set(scr.SUBJID) - set(key.SUBJID))
+        if unknown:     # the global key was built with other identity rules: never leave a patient unnamed
+            raise ValueError(f"subject key has no pseudonym for {unknown[:5]} ({len(unknown)} patients kept by "
+                             "cleaning); build the key with apec_sar.clean.identity.link_patient_records")
     else:
         key = pd.DataFrame({"SUBJID": scr.SUBJID.to_numpy(dtype=object),
                             "USUBJID": [f"APEC-{i:0{width}d}" for i in range(1, len(scr) + 1)],
@@ -90,9 +94,9 @@ def clean_extract(folder: Path | None = None, subject_key: pd.DataFrame | None =
     log = QueryLog()
     raw = read_and_validate(Path(folder or raw_dir()), log)
     n_in = {f: len(df) for f, df in raw.items()}
-    raw = {f: I.normalise_identifiers(f, df, log) for f, df in raw.items()}
+    raw = {f: identity.normalise_identifiers(f, df, log) for f, df in raw.items()}
     raw = {f: reject_exact_duplicate_rows(f, df, log) for f, df in raw.items()}
-    I.check_subjects_in_screening_log(raw)
+    identity.check_subjects_in_screening_log(raw)
 
     # harmonise each file (site conventions, partial dates, ranges, mappings); keys checked per file
     T: dict[str, pd.DataFrame] = {}
@@ -125,14 +129,14 @@ def clean_extract(folder: Path | None = None, subject_key: pd.DataFrame | None =
     # identity: linked records of one patient
     scr = raw["screening_log"].set_index("SRC_ROW")
     card = T["screening_log"].SRC_ROW.map(scr.ID_CARD_NO.astype(object))
-    dup_of = I.link_patient_records(T["screening_log"].assign(ID_CARD_NO=card.to_numpy()), log)
-    names = I.normalise_identifier(scr.PATIENT_NAME.astype(object).str.casefold())
+    dup_of = identity.link_patient_records(T["screening_log"].assign(ID_CARD_NO=card.to_numpy()), log)
+    names = identity.normalise_identifier(scr.PATIENT_NAME.astype(object).str.casefold())
     names = pd.Series(names.to_numpy(dtype=object), index=scr.SUBJID.astype(object))
-    I.query_conflicting_attributes(dup_of, T, names, log)
-    I.query_possible_duplicates(T["screening_log"], T["demographics"], names, dup_of, log)
-    I.query_rows_only_in_rejected_record(dup_of, T, log)
-    T = I.reject_duplicate_patients(dup_of, T, log)
-    I.check_one_row_per_subject(T)
+    identity.query_conflicting_attributes(dup_of, T, names, log)
+    identity.query_possible_duplicates(T["screening_log"], T["demographics"], names, dup_of, log)
+    identity.query_rows_only_in_rejected_record(dup_of, T, log)
+    T = identity.reject_duplicate_patients(dup_of, T, log)
+    identity.check_one_row_per_subject(T)
     trt = H.treatment_dates(T["exposure"])
     death = H.death_dates(T["follow_up"])
 
