@@ -61,12 +61,12 @@ def test_unparseable_date(raw):
 
 def test_text_in_a_date_column(raw):
     set_cell(raw, "exposure", 7, "START_DATE", "next week")
-    expect(raw, "exposure", 7, "START_DATE", "not a date")
+    expect(raw, "exposure", 7, "START_DATE", "date in a site format")
 
 
 def test_unknown_code(raw):
     set_cell(raw, "demographics", 4, "SEX", "X")
-    expect(raw, "demographics", 4, "SEX", "unknown code")
+    expect(raw, "demographics", 4, "SEX", "code in the dictionary")
 
 
 def test_unknown_drug_name(raw):
@@ -82,14 +82,28 @@ def test_unknown_ae_term(raw):
 
 def test_unknown_lab_unit(raw):
     set_cell(raw, "baseline_labs", 4, "UNIT", "mmol/L")
-    expect(raw, "baseline_labs", 4, "UNIT", "unknown code")
+    expect(raw, "baseline_labs", 4, "UNIT", "code in the dictionary")
 
 
-def test_duplicate_key(raw):
+def test_exact_duplicate_row_counted_once(raw):
     rows = lines(raw, "exposure")
     rows.insert(6, rows[5])          # data row 5 repeated as row 6
     write(raw, "exposure", rows)
-    expect(raw, "exposure", 6, "SUBJID,CYCLE,DRUG", "unique key")
+    res = clean_extract(raw)
+    q = res.queries[res.queries.CHECK == "K01"]
+    assert q[["FILE", "ROW", "COLUMN", "ORIGINAL"]].values.tolist() == [["exposure", 6, "SUBJID,CYCLE,DRUG",
+                                                                          "copy of row 5"]]
+    assert 6 not in set(res.tables["exposure"].SRC_ROW)
+
+
+def test_duplicate_key_with_different_content(raw):
+    rows = lines(raw, "exposure")
+    copy = rows[5].split(",")
+    copy[5] = "8" if copy[5] != "8" else "10"                # DOSE differs
+    rows.insert(6, ",".join(copy))
+    write(raw, "exposure", rows)
+    msg = expect(raw, "exposure", 6, "SUBJID,CYCLE,DRUG", "unique key")
+    assert "rows 5, 6 share the key" in msg and "differ in DOSE" in msg
 
 
 def test_orphan_subject(raw):
@@ -122,12 +136,60 @@ def test_wrong_encoding(raw):
     # data row 20 (S03-001) is the first with Chinese text; 女 in GB18030 (C5 AE) happens to be
     # valid UTF-8, so the first undecodable byte is in SMOKING (是)
     msg = expect(raw, "demographics", 20, "SMOKING", "encoding")
-    assert "UTF-8" in msg
+    assert "encodings tried: UTF-8 (fails), GB18030 (decodes" in msg and "re-export the file as UTF-8" in msg
+
+
+def test_utf8_bom_removed_and_noted(raw):
+    (raw / "adverse_events.csv").write_bytes(b"\xef\xbb\xbf" + (raw / "adverse_events.csv").read_bytes())
+    res = clean_extract(raw)
+    h = res.harmonised
+    assert h[(h.FILE == "adverse_events") & (h.COLUMN == "(file)")].values.tolist() == [
+        ["adverse_events", "(file)", "UTF-8 byte-order mark removed", 1]]
+
+
+def test_semicolon_delimiter(raw):
+    write(raw, "follow_up", [r.replace(",", ";") for r in lines(raw, "follow_up")])
+    msg = expect(raw, "follow_up", None, None, "CSV dialect")
+    assert "separated by ';', not by commas" in msg
+
+
+def test_fully_quoted_header_and_values_read_as_their_content(raw):
+    rows = lines(raw, "tumour_assessments")
+    write(raw, "tumour_assessments", [",".join(f'"{c}"' for c in r.split(",")) for r in rows])
+    res = clean_extract(raw)
+    assert len(res.tables["tumour_assessments"]) == len(rows) - 1 - 4     # minus the duplicate patient's 4 rows
+
+
+def test_trailing_space_in_a_header_name(raw):
+    rows = lines(raw, "adverse_events")
+    rows[0] = rows[0].replace("CTCAE_GRADE", "CTCAE_GRADE ")
+    write(raw, "adverse_events", rows)
+    res = clean_extract(raw)
+    assert "CTCAE_GRADE" in res.tables["adverse_events"].columns
+
+
+def test_unquoted_decimal_comma_names_row_and_column(raw):
+    rows = lines(raw, "demographics")
+    header = rows[0].split(",")
+    i = next(i for i, r in enumerate(rows[1:], start=1) if "." in r.split(",")[header.index("WEIGHT_KG")])
+    cells = rows[i].split(",")
+    w = header.index("WEIGHT_KG")
+    cells[w] = cells[w].replace(".", ",")
+    rows[i] = ",".join(cells)
+    write(raw, "demographics", rows)
+    msg = expect(raw, "demographics", i, "WEIGHT_KG", "field count")
+    assert "decimal comma" in msg
+
+
+def test_missing_file(raw):
+    (raw / "follow_up.csv").unlink()
+    msg = expect(raw, "follow_up", None, None, "file present")
+    assert "does not exist" in msg
 
 
 def test_missing_required_value(raw):
     set_cell(raw, "tumour_assessments", 3, "ASSESS_DATE", "")
-    expect(raw, "tumour_assessments", 3, "ASSESS_DATE", "not_nullable")
+    expect(raw, "tumour_assessments", 3, "ASSESS_DATE", "required value")
 
 
 def test_extra_unknown_column_is_logged_and_ignored(raw):
@@ -138,3 +200,48 @@ def test_extra_unknown_column_is_logged_and_ignored(raw):
     hit = q[(q.RULE == "unknown column") & (q.FILE == "metastatic_sites")]
     assert hit.COLUMN.tolist() == ["NOTES"]
     assert "NOTES" not in res.tables["metastatic_sites"].columns
+
+
+# --- what the user of `make report` sees ----------------------------------------------------------
+
+BAD_CELL = ('from apec_sar.clean import DataError\n'
+            'raise DataError("exposure", 3, "DOSE", "number", "not a number", value="1O")')
+CLEAN_MESSAGE = ("data/raw/exposure.csv, row 3, column DOSE, value '1O': rule S05 'number' failed: not a number.")
+
+
+@pytest.fixture
+def failing_project(tmp_path, monkeypatch):
+    import nbformat
+
+    from apec_sar import pipeline
+    (tmp_path / "notebooks").mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(BAD_CELL)])
+    nbformat.write(nb, tmp_path / "notebooks" / "01_bad.ipynb")
+    monkeypatch.setattr(pipeline, "project_root", lambda: tmp_path)
+    monkeypatch.setattr(pipeline.datalock, "check", lambda: "0" * 64)
+    monkeypatch.setattr(pipeline, "stamps", lambda root, lock: {"01": "new"})
+    return pipeline
+
+
+def test_a_data_error_in_a_notebook_reaches_the_user_as_one_clean_message(failing_project, capsys):
+    assert failing_project.main(["--no-render"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "[report] STOPPED by a problem in the raw data (notebooks/01_bad.ipynb):",
+        f"  {CLEAN_MESSAGE}",
+        "  What to do: correct the value at the site; re-export the file, replace it in data/raw and re-lock the "
+        "extract (make relock).",
+        "  (python -m apec_sar.pipeline --debug shows the traceback)"]
+
+
+def test_debug_shows_the_traceback(failing_project):
+    from nbclient.exceptions import CellExecutionError
+    with pytest.raises(CellExecutionError):
+        failing_project.main(["--no-render", "--debug"])
+
+
+def test_data_error_line_found_in_a_traceback_text():
+    from apec_sar.pipeline import data_error_message
+    text = "Traceback (most recent call last):\n  ...\n\x1b[0;31mDataError\x1b[0m: data/raw/x.csv: bad. What to do: y."
+    assert data_error_message(RuntimeError(text)) == "data/raw/x.csv: bad. What to do: y."
+    assert data_error_message(RuntimeError("ValueError: no")) is None

@@ -37,3 +37,23 @@ def identifier_columns(path: Path | None = None) -> dict[str, list[str]]:
         if cols:
             out[f] = cols
     return out
+
+
+def key(file: str, path: Path | None = None) -> list[str]:
+    """The declared key of a raw file: the columns that identify one record (rule K02)."""
+    return list(load_dictionary(path)["files"][file]["key"])
+
+
+def extract_date(path: Path | None = None):
+    """The day the extract was taken (``extract.date``): the latest plausible date (rule D02)."""
+    import datetime as dt
+    d = load_dictionary(path).get("extract", {}).get("date")
+    if d is None:
+        raise ValueError("data/data_dictionary.yml declares no extract date (extract: {date: YYYY-MM-DD})")
+    return d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))
+
+
+def prescribed_doses(path: Path | None = None) -> dict[str, list[float]]:
+    """Prescribed doses (mg) per study drug INN (``exposure.prescribed_dose_mg``, rule P04)."""
+    doses = load_dictionary(path)["files"]["exposure"].get("prescribed_dose_mg", {})
+    return {k: [float(v) for v in vals] for k, vals in doses.items()}

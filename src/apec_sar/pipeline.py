@@ -5,11 +5,16 @@ cwd = notebooks/), skipping a notebook whose code, upstream notebooks, package s
 configuration and data are unchanged since its last run (stamps in data/derived/); render the SAR
 with Quarto when it is installed, else write an HTML preview and say plainly that the SAR needs
 Quarto.
+
+A problem in the raw data (a :class:`~apec_sar.clean.errors.DataError`, raised in this process
+or inside a notebook's kernel) stops the run with one clean message: file, row, column, rule,
+value and what to do, no traceback (``--debug`` re-raises it for developers).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +38,41 @@ def _step(name: str, fn) -> object:
     out = fn()
     print(f"[report] {name}: done in {time.perf_counter() - t0:.1f} s", flush=True)
     return out
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def data_error_message(exc: BaseException) -> str | None:
+    """The message of the DataError behind ``exc``: a DataError itself, or a notebook cell that
+    raised one (nbclient's CellExecutionError carries ``ename``/``evalue``; failing that, the last
+    ``DataError: ...`` line of its traceback text). None for any other exception."""
+    from .clean.errors import DataError
+    if isinstance(exc, DataError):
+        return str(exc)
+    if isinstance(exc, DataStop):
+        return exc.message
+    if str(getattr(exc, "ename", "")).split(".")[-1] == "DataError" and getattr(exc, "evalue", ""):
+        return str(exc.evalue)
+    found = re.findall(r"^\s*(?:[\w.]+\.)?DataError: (.+)$", _ANSI.sub("", str(exc)), flags=re.M)
+    return found[-1].strip() if found else None
+
+
+class DataStop(Exception):
+    """A notebook stopped on a DataError (``where``: the notebook)."""
+
+    def __init__(self, message: str, where: str):
+        super().__init__(f"DataError: {message}")
+        self.message, self.where = message, where
+
+
+def _print_data_error(message: str, where: str) -> None:
+    problem, _, todo = message.partition(" What to do: ")
+    lines = [f"[report] STOPPED by a problem in the raw data ({where}):", f"  {problem}"]
+    if todo:
+        lines.append(f"  What to do: {todo}")
+    lines.append("  (python -m apec_sar.pipeline --debug shows the traceback)")
+    print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 def notebooks(root: Path) -> list[Path]:
@@ -97,7 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m apec_sar.pipeline")
     ap.add_argument("--no-render", action="store_true", help="run the notebooks only")
     ap.add_argument("--all", action="store_true", help="re-run every notebook, changed or not")
+    ap.add_argument("--debug", action="store_true", help="show the full traceback of a raw-data error")
     args = ap.parse_args(argv)
+    try:
+        return _run(args)
+    except Exception as exc:
+        message = data_error_message(exc)
+        if message is None or args.debug:
+            raise
+        _print_data_error(message, getattr(exc, "where", "pipeline"))
+        return 2
+
+
+def _run(args) -> int:
     root = project_root()
     try:
         lock = _step("data lock check", datalock.check)
@@ -117,7 +169,13 @@ def main(argv: list[str] | None = None) -> int:
         if old.get(num) == new[num]:
             print(f"[report] {nb.relative_to(root)}: unchanged, not re-run", flush=True)
             continue
-        _step(f"execute {nb.relative_to(root)}", lambda nb=nb: execute_notebook(nb))
+        try:
+            _step(f"execute {nb.relative_to(root)}", lambda nb=nb: execute_notebook(nb))
+        except Exception as exc:
+            message = data_error_message(exc)
+            if message is None or args.debug:
+                raise
+            raise DataStop(message, str(nb.relative_to(root))) from None
         old[num] = new[num]
         stamp_file.parent.mkdir(parents=True, exist_ok=True)
         stamp_file.write_text(json.dumps(old, indent=1, sort_keys=True))

@@ -1,8 +1,11 @@
-"""Errors that stop the run, and the query log of recoverable problems.
+"""Errors that stop the run, and the trail of everything cleaning did to the data.
 
 Bad input never disappears silently: an unrecoverable problem raises :class:`DataError`
-naming file, row, column and rule; a recoverable one becomes a query-log entry (file, row,
-subject, column, rule, original value, action) and the data are changed only as the action says.
+naming file, row, column, the rule (with its registry id), the offending value and what to
+do; a recoverable one becomes a query-log entry (file, row, subject, column, check id, rule,
+original value, action) and the data are changed only as the action says. Rows rejected by a
+query are counted per file (record reconciliation); site conventions converted to the
+canonical form are counted in the harmonisation summary.
 """
 
 from __future__ import annotations
@@ -12,27 +15,66 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-QUERY_COLUMNS = ["FILE", "ROW", "SUBJID", "COLUMN", "RULE", "ORIGINAL", "ACTION"]
+from .registry import BY_RULE, check_of
+
+QUERY_COLUMNS = ["FILE", "ROW", "SUBJID", "COLUMN", "CHECK", "RULE", "ORIGINAL", "ACTION"]
+HARMONISATION_COLUMNS = ["FILE", "COLUMN", "RULE", "CELLS"]
+_GENERIC_TODO = "correct the value at the site, re-export the file and re-lock the extract (make relock)"
+
+
+def _where(file: str, row: int | None, column: str | None) -> str:
+    where = f"data/raw/{file}.csv"
+    if row is not None:
+        where += f", row {row}"
+    if column:
+        where += f", column {column}"
+    return where
 
 
 class DataError(ValueError):
-    """An unrecoverable problem in the raw data: the run stops."""
+    """An unrecoverable problem in the raw data: the run stops.
 
-    def __init__(self, file: str, row: int | None, column: str | None, rule: str, detail: str):
+    ``file`` (raw file stem), ``row`` (1-based data row = the file's line number minus one),
+    ``column``, ``rule`` (a rule name of :mod:`apec_sar.clean.registry`), ``detail`` (what is
+    wrong), ``value`` (the offending value, when there is one), ``todo`` (what to do; the
+    rule's default from the registry when not given), ``other_rows`` (further rows failing the
+    same rule, listed in the message).
+    """
+
+    def __init__(self, file: str, row: int | None, column: str | None, rule: str, detail: str, *,
+                 value=None, todo: str | None = None, other_rows=()):
         self.file, self.row, self.column, self.rule, self.detail = file, row, column, rule, detail
-        where = f"data/raw/{file}.csv"
-        if row is not None:
-            where += f", row {row}"
-        if column:
-            where += f", column {column}"
-        super().__init__(f"{where}: rule '{rule}' failed: {detail}")
+        self.value = value.item() if isinstance(value, np.generic) else value
+        check = BY_RULE.get(rule)
+        self.check = check.id if check else None
+        self.todo = todo or (check.todo if check and check.todo else _GENERIC_TODO)
+        self.other_rows = [int(r) for r in other_rows]
+        where = _where(file, row, column)
+        if self.value is not None:
+            where += f", value {self.value!r}"
+        rule_txt = f"rule {self.check} '{rule}'" if self.check else f"rule '{rule}'"
+        also = ""
+        if self.other_rows:
+            shown = ", ".join(str(r) for r in self.other_rows[:5])
+            more = f" and {len(self.other_rows) - 5} more" if len(self.other_rows) > 5 else ""
+            also = f" (the same in row{'s' if len(self.other_rows) > 1 else ''} {shown}{more})"
+        super().__init__(f"{where}: {rule_txt} failed: {detail}{also}. What to do: {self.todo}.")
 
 
 @dataclass
 class QueryLog:
+    """The query log, the rejected-row counts and the harmonisation notes of one cleaning run.
+
+    ROW is the raw file's data row; ROW 0 means the entry concerns the file (an unknown column)
+    or a patient with no row in it (a missing domain)."""
+
     parts: list[pd.DataFrame] = field(default_factory=list)
+    rejected: dict[str, int] = field(default_factory=dict)
+    notes: list[tuple[str, str, str, int]] = field(default_factory=list)
 
     def add(self, file: str, rows, subjects, column: str, rule: str, original, action) -> None:
+        """One entry per row in ``rows``; ``rule`` must be registered (its id goes in CHECK)."""
+        check = check_of(rule).id
         rows = np.asarray(rows)
         if len(rows) == 0:
             return
@@ -45,10 +87,31 @@ class QueryLog:
 
         self.parts.append(pd.DataFrame({
             "FILE": col(file), "ROW": rows.astype(np.int64), "SUBJID": col(subjects), "COLUMN": col(column),
-            "RULE": col(rule), "ORIGINAL": col(original), "ACTION": col(action)}))
+            "CHECK": col(check), "RULE": col(rule), "ORIGINAL": col(original), "ACTION": col(action)}))
+
+    def reject(self, file: str, df: pd.DataFrame, mask, column: str, rule: str, original, action) -> pd.DataFrame:
+        """Log the rows of ``df`` where ``mask`` holds, count them as rejected, return the others."""
+        mask = np.asarray(mask, dtype=bool)
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            return df
+        orig = original if original is None or isinstance(original, str) else np.asarray(original, dtype=object)[idx]
+        act = action if isinstance(action, str) else np.asarray(action, dtype=object)[idx]
+        self.add(file, df.SRC_ROW.to_numpy()[idx], df.SUBJID.astype(object).to_numpy()[idx], column, rule, orig, act)
+        self.rejected[file] = self.rejected.get(file, 0) + len(idx)
+        return df[~mask].reset_index(drop=True)
+
+    def note(self, file: str, column: str, rule: str, cells: int) -> None:
+        """Count ``cells`` converted from a site convention to the canonical form."""
+        self.notes.append((file, column, rule, int(cells)))
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
             return pd.DataFrame({c: pd.Series(dtype="int64" if c == "ROW" else object) for c in QUERY_COLUMNS})
         df = pd.concat(self.parts, ignore_index=True)
         return df.sort_values(["FILE", "ROW", "COLUMN", "RULE"], kind="stable").reset_index(drop=True)
+
+    def harmonisation(self) -> pd.DataFrame:
+        h = pd.DataFrame(self.notes, columns=HARMONISATION_COLUMNS)
+        h = h[h.CELLS > 0].groupby(["FILE", "COLUMN", "RULE"], as_index=False, sort=False).CELLS.sum()
+        return h.reset_index(drop=True)

@@ -43,7 +43,7 @@ def _lookup(values: pd.Series, mapping: dict, file: str, column: str, rule: str,
             mapped.append(low[c.strip().lower()])
         else:
             row = int(src_rows[np.flatnonzero((values == c).fillna(False).to_numpy())[0]])
-            raise DataError(file, row, column, rule, f"{c!r} is not in {hint}; add it there if it is valid")
+            raise DataError(file, row, column, rule, f"not in {hint}", value=c)
     codes = cat.cat.codes.to_numpy()
     out = np.asarray(mapped, dtype=object)[np.maximum(codes, 0)] if len(mapped) else np.full(len(values), None, dtype=object)
     out[codes < 0] = None
@@ -76,7 +76,7 @@ def map_drugs(values: pd.Series, file: str, column: str, src_rows: np.ndarray) -
             else:
                 row = int(src_rows[np.flatnonzero((values == v).fillna(False).to_numpy())[0]])
                 raise DataError(file, row, column, "drug name mapping",
-                                f"drug {p!r} is not in data/mappings/drug_names.csv; add it there if it is valid")
+                                f"drug {p!r} is not in data/mappings/drug_names.csv", value=v)
         rows[v] = ("+".join(names), "+".join(cls[n] for n in names), any(ici[n] == "Y" for n in names),
                    "anlotinib" in names)
     res = pd.DataFrame.from_dict(rows, orient="index", columns=["INN", "CLASS", "HAS_ICI", "HAS_ANLOTINIB"])
@@ -104,6 +104,6 @@ def si_factor(test: pd.Series, unit: pd.Series, file: str, src_rows: np.ndarray)
         a, b = k.split("|", 1)
         if (a, b) not in m:
             row = int(src_rows[np.flatnonzero((key == k).to_numpy())[0]])
-            raise DataError(file, row, "UNIT", "lab unit", f"unit {b!r} for {a} is not in data/mappings/lab_units.csv")
+            raise DataError(file, row, "UNIT", "lab unit", f"no conversion for {a} in data/mappings/lab_units.csv", value=b)
         fac[k], si[k] = m[(a, b)]
     return key.map(fac).to_numpy(dtype=float), key.map(si)

@@ -36,6 +36,13 @@ REQUIRED = {
 }
 
 
+# pandera check -> registry rule
+RULES = {"not_nullable": "required value", "not a date in any site format": "date in a site format",
+         "not an integer": "integer", "value not allowed": "allowed value", "not a number": "number",
+         "unknown code (not in the data dictionary)": "code in the dictionary",
+         "does not match the id pattern": "id pattern"}
+
+
 def _checks(spec: dict) -> list[pa.Check]:
     t = spec["type"]
     if t == "date":
@@ -65,7 +72,8 @@ def raw_schema(file: str) -> pa.DataFrameSchema:
 
 def validate_raw(file: str, df: pd.DataFrame) -> None:
     """Validate a raw frame (strings, None for empty); raise DataError on the first failure
-    (lowest row), naming file, row, column and rule."""
+    (lowest row, then dictionary column order), naming file, row, column, rule and value, and
+    listing the further rows that fail the same check."""
     try:
         raw_schema(file).validate(df.drop(columns=["SRC_ROW"]), lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -73,12 +81,19 @@ def validate_raw(file: str, df: pd.DataFrame) -> None:
         fc = fc[fc["index"].notna()].copy()
         if fc.empty:
             first = exc.failure_cases.iloc[0]
-            raise DataError(file, None, first["column"], str(first["check"]), str(first["failure_case"])) from None
+            raise DataError(file, None, first["column"], RULES.get(str(first["check"]), str(first["check"])),
+                            str(first["failure_case"])) from None
+        order = {c: i for i, c in enumerate(df.columns)}
         fc["index"] = fc["index"].astype(int)
-        fc = fc.sort_values(["index", "column"])
+        fc["_col"] = fc["column"].map(order)
+        fc = fc.sort_values(["index", "_col"], kind="stable")
         first = fc.iloc[0]
-        row = int(df["SRC_ROW"].iloc[int(first["index"])])
         check = str(first["check"])
-        value = first["failure_case"]
-        detail = "required value missing" if check == "not_nullable" else f"value {value!r}"
-        raise DataError(file, row, str(first["column"]), check, detail) from None
+        same = fc[(fc["column"] == first["column"]) & (fc["check"] == check)]["index"].unique()
+        rows = df["SRC_ROW"].to_numpy()[same]
+        rule = RULES.get(check, check)
+        if check == "not_nullable":
+            raise DataError(file, int(rows[0]), str(first["column"]), rule, "required value missing",
+                            other_rows=rows[1:]) from None
+        raise DataError(file, int(rows[0]), str(first["column"]), rule, check, value=first["failure_case"],
+                        other_rows=rows[1:]) from None

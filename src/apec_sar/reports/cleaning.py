@@ -1,4 +1,4 @@
-"""Summaries for notebooks 01-02: raw inventory, query log, populations, derivation checks."""
+"""Summaries for notebooks 01-02: raw inventory, data checks, query log, populations, derivation checks."""
 
 from __future__ import annotations
 
@@ -6,19 +6,43 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..clean import registry
 from ..derive.tte import CNSR_TEXT
+from ..io import read_raw
 
 
 def raw_inventory(raw: Path, dictionary: dict) -> pd.DataFrame:
+    """Rows and columns of every raw file, read through the validated reader (so a raw-data
+    problem stops here with its DataError, and rows are counted as the reconciliation counts
+    them: data rows, blank lines not counted)."""
     rows = []
     for f, spec in dictionary["files"].items():
-        p = Path(raw) / f"{f}.csv"
-        with open(p, encoding="utf-8") as fh:
-            n = sum(1 for _ in fh) - 1
-        rows.append({"FILE": p.name, "ROWS": n, "COLUMNS": len(spec["columns"]),
-                     "IDENTIFIER_COLUMNS": sum(1 for c in spec["columns"].values() if c.get("role") == "direct_identifier"),
+        df = read_raw(Path(raw), f)
+        rows.append({"FILE": f"{f}.csv", "ROWS": len(df), "COLUMNS": len(spec["columns"]),
+                     "IDENTIFIER_COLUMNS": sum(1 for c in spec["columns"].values()
+                                               if c.get("role") == "direct_identifier"),
                      "DESCRIPTION": " ".join(str(spec["description"]).split())[:80]})
     return pd.DataFrame(rows)
+
+
+def checks_table() -> pd.DataFrame:
+    """The data checks (registry): id, class, rule, what it looks for, outcome and action."""
+    return registry.checks_table()
+
+
+def queries_by_rule(queries: pd.DataFrame) -> pd.DataFrame:
+    """Queries of the current extract grouped by rule: how many, in which files, for how many
+    patients, and the action the rule takes (registry order)."""
+    cols = ["CHECK", "RULE", "QUERIES", "PATIENTS", "FILES", "ACTION"]
+    if queries.empty:
+        return pd.DataFrame({c: [] for c in cols})
+    order = {c.id: i for i, c in enumerate(registry.CHECKS)}
+    g = queries.groupby(["CHECK", "RULE"], sort=False)
+    out = pd.DataFrame({"QUERIES": g.size(), "PATIENTS": g.SUBJID.nunique(),
+                        "FILES": g.FILE.agg(lambda f: ", ".join(sorted(set(f))))}).reset_index()
+    out["ACTION"] = out.RULE.map(lambda r: registry.check_of(r).action)
+    out = out.sort_values("CHECK", key=lambda c: c.map(order), kind="stable")
+    return out[cols].reset_index(drop=True)
 
 
 def query_summary(queries: pd.DataFrame) -> pd.DataFrame:
