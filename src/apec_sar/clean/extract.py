@@ -14,7 +14,8 @@ Rules (each unit-tested; the SAR's data-handling chapter states them):
   logged as a query. Study-drug and tumour-assessment dates must be complete.
 - Codes, drug names, verbatim AE terms, lab units: mapped through ``data/mappings``; an
   unknown value stops the run.
-- Out-of-range values (dictionary ranges): set to missing, query. Missing baseline values
+- Out-of-range values (dictionary ranges): set to missing, query; a height recorded in metres
+  (1.2-2.1) is converted to cm (harmonisation and query). Missing baseline values
   (smoking, alcohol, height, weight): kept missing, query.
 - Impossible sequences: AE end before start -> end set to missing (query); an ALIVE contact
   after the death date -> row rejected (query); death before the first dose -> run stops.
@@ -40,7 +41,8 @@ from .schema import validate_raw
 
 YN = {"demographics": ["SMOKING", "ALCOHOL", "PREGNANT"],
       "baseline_disease": ["PRIOR_RESECTION", "PRIOR_RADIOTHERAPY", "OTHER_MALIGNANCY_5Y", "UNSTABLE_SYSTEMIC_DISEASE"],
-      "tumour_assessments": ["NEW_LESION"], "adverse_events": ["SERIOUS"]}
+      "tumour_assessments": ["NEW_LESION"],
+      "adverse_events": ["IRAE_INV", "SYSTEMIC_STEROID", "HORMONE_REPLACEMENT", "SERIOUS"]}
 EXPECTED_PRESENT = {"demographics": ["SMOKING", "ALCOHOL", "HEIGHT_CM", "WEIGHT_KG"]}
 
 
@@ -116,6 +118,21 @@ class _Cleaner:
                              df[col].astype(object).to_numpy()[out], f"set to missing (allowed {lo:g}-{hi:g}); site to confirm")
                 v[out] = np.nan
         return v
+
+    def height_cm(self, file, df, lo, hi) -> np.ndarray:
+        """HEIGHT_CM; a value that is a plausible height in metres (lo/100 to hi/100, e.g. 1.64)
+        is read as metres and converted to cm (harmonisation, and a query for the site to
+        confirm); anything else out of range is set to missing (query)."""
+        v = pd.to_numeric(df.HEIGHT_CM.astype(object), errors="raise").to_numpy(dtype=float)
+        metres = np.flatnonzero(~np.isnan(v) & (v >= lo / 100) & (v <= hi / 100))
+        if len(metres):
+            cm = np.round(v[metres] * 100, 1)
+            self.log.add(file, df.SRC_ROW.to_numpy()[metres], df.SUBJID.to_numpy()[metres], "HEIGHT_CM", "out of range",
+                         df.HEIGHT_CM.astype(object).to_numpy()[metres],
+                         [f"recorded in metres: converted to {x:g} cm; site to confirm" for x in cm])
+            v[metres] = cm
+        self.harm.append((file, "HEIGHT_CM", "height in metres -> cm", len(metres)))
+        return self.number(file, df.assign(HEIGHT_CM=v), "HEIGHT_CM", lo, hi)
 
     def expect_present(self, file, df, cols):
         for col in cols:
@@ -326,7 +343,7 @@ class _Cleaner:
                             "SEX": self.codes(f, df, "SEX", "SEX"), "ECOG": df.ECOG.astype(int)})
         for c in YN[f]:
             out[c] = self.codes(f, df, c, "YN")
-        out["HEIGHT_CM"] = self.number(f, df, "HEIGHT_CM", *h["HEIGHT_CM"]["range"])
+        out["HEIGHT_CM"] = self.height_cm(f, df, *h["HEIGHT_CM"]["range"])
         out["WEIGHT_KG"] = self.number(f, df, "WEIGHT_KG", *h["WEIGHT_KG"]["range"])
         return out[["SRC_ROW", "SUBJID", "BIRTH_DATE", "BIRTH_DATE_F", "SEX", "ECOG", "SMOKING", "ALCOHOL",
                     "HEIGHT_CM", "WEIGHT_KG", "PREGNANT"]]
@@ -385,12 +402,15 @@ class _Cleaner:
         s, sflag = self.impute(f, df, "START_DATE", s, sp, "first")
         e, ep = self.dates(f, df, "END_DATE")
         e, eflag = self.impute(f, df, "END_DATE", e, ep, "last", upper=upper, why=", before the first study dose")
+        p, pp = self.dates(f, df, "PD_DATE")
+        p, pflag = self.impute(f, df, "PD_DATE", p, pp, "first", upper=upper, why=", before the first study dose")
         line = pd.to_numeric(df.LINE.astype(object)).to_numpy(dtype=float)
         return pd.DataFrame({"SRC_ROW": df.SRC_ROW, "SUBJID": self.s(df, "SUBJID"), "SETTING": self.s(df, "SETTING"),
                              "LINE": line, "REGIMEN": drugs.INN.to_numpy(), "REGIMEN_CLASS": drugs.CLASS.to_numpy(),
                              "HAS_ICI": drugs.HAS_ICI.to_numpy(dtype=bool), "HAS_ANLOTINIB": drugs.HAS_ANLOTINIB.to_numpy(dtype=bool),
                              "START_DATE": D.to_datetime(s), "START_DATE_F": sflag,
                              "END_DATE": D.to_datetime(e), "END_DATE_F": eflag,
+                             "PD_DATE": D.to_datetime(p), "PD_DATE_F": pflag,
                              "BEST_RESPONSE": self.s(df, "BEST_RESPONSE"), "STOP_REASON": self.s(df, "STOP_REASON")})
 
     def _aes(self, df, trt, death):
@@ -421,7 +441,8 @@ class _Cleaner:
             "AEDECOD": terms.AEDECOD.to_numpy(), "AESOC": terms.AESOC.to_numpy(), "AEIRFL": terms.AEIRFL.to_numpy(),
             "START_DATE": D.to_datetime(s_imp), "START_DATE_F": sflag, "END_DATE": D.to_datetime(e_imp),
             "END_DATE_F": eflag, "CTCAE_GRADE": np.clip(grade, lo, hi), "REL_ANLOTINIB": rel["REL_ANLOTINIB"],
-            "REL_PD1": rel["REL_PD1"], "SERIOUS": self.codes(f, df, "SERIOUS", "YN"),
+            "REL_PD1": rel["REL_PD1"], **{c: self.codes(f, df, c, "YN") for c in YN[f] if c != "SERIOUS"},
+            "SERIOUS": self.codes(f, df, "SERIOUS", "YN"),
             "ACTION_TAKEN": self.s(df, "ACTION_TAKEN"), "OUTCOME": self.s(df, "OUTCOME")})
 
     def _subsequent(self, df, trt):
