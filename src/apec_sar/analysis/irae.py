@@ -22,6 +22,8 @@ irAE onset day is ASTDY on the same scale); hazard ratios do not depend on the t
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
@@ -101,9 +103,15 @@ def irae_time_dependent_cox(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.Da
     pop = "Analysis set"
     ard.add(output_id, "irAE time-dependent Cox", pop, param, "MODEL", "PATIENTS_WITH_IRAE", n_irae, method)
     if events and n_irae and n_irae < n:
-        fit = CoxTimeVaryingFitter().fit(cp[["USUBJID", "start", "stop", "event", "irae"]], id_col="USUBJID",
-                                         event_col="event", start_col="start", stop_col="stop", show_progress=False,
-                                         fit_options={"precision": 1e-12, "r_precision": 1e-12, "max_steps": 200})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = CoxTimeVaryingFitter().fit(cp[["USUBJID", "start", "stop", "event", "irae"]], id_col="USUBJID",
+                                             event_col="event", start_col="start", stop_col="stop", show_progress=False,
+                                             fit_options={"precision": 1e-12, "r_precision": 1e-12, "max_steps": 200})
+        notes = sorted({str(w.message).strip().split(". ")[0] + "." for w in caught
+                        if "onverge" in type(w.message).__name__})
+        if notes:
+            method += "; lifelines: " + " ".join(notes)
         s = fit.summary.loc["irae"]
         _cox_rows(ard, output_id, "irAE time-dependent Cox", pop, param, "irAE (time-varying) vs none",
                   s["coef"], s["se(coef)"], n, events, method)
