@@ -370,8 +370,8 @@ def _adverse_events(rng, a, c, calibrated: bool, cutoff: int) -> Table:
     systemic corticosteroids and hormone replacement given for the event.
 
     Onsets: most events from day 2 to 30 days after the last dose (skewed early, at most day
-    150); PD-1-typical events (hypothyroidism, pneumonitis, RCCEP) and immune hepatitis from
-    day 21 to 90 days after the last PD-1 infusion. The investigator calls RCCEP and pneumonitis immune-related, about
+    150); PD-1-typical events (hypothyroidism, pneumonitis, RCCEP) and steroid-treated
+    liver-enzyme elevations from day 21 to 90 days after the last PD-1 infusion. The investigator calls RCCEP and pneumonitis immune-related, about
     half of the hypothyroidism (the rest is attributed to anlotinib: hormone replacement either
     way) and a few liver-enzyme elevations (immune hepatitis: steroids); a few other
     liver-enzyme elevations get steroids without the call."""
@@ -398,7 +398,8 @@ def _adverse_events(rng, a, c, calibrated: bool, cutoff: int) -> Table:
     liver = np.isin(terms, list(_LIVER)) & combo
     hypo_anl = hypo & pd1_t & (v < 0.5)                    # hypothyroidism attributed to anlotinib
     immune = (pd1_t & ~hypo_anl) | (liver & (v < 0.15))
-    late = (pd1_t | immune) & (limit_ir[p_] > 21)
+    steroid = (immune & ((terms == "Pneumonitis") | liver)) | (liver & ~immune & (v > 0.8))
+    late = (pd1_t | immune | steroid) & (limit_ir[p_] > 21)
     u = rng.random(m)
     onset = np.where(late, 21 + np.floor(u * (limit_ir[p_] - 21)),
                      1 + np.floor(u ** 1.5 * (limit[p_] - 1))).astype(np.int64)
@@ -421,7 +422,6 @@ def _adverse_events(rng, a, c, calibrated: bool, cutoff: int) -> Table:
     rel_anl = np.where(hypo_anl, "Related", rel_anl)
     asked = np.isin(rel_pd1, ["Related", "Possibly related"])
     irae_inv = np.where(asked, np.where(immune, "Y", "N"), None).astype(object)
-    steroid = (immune & (np.isin(terms, ["Pneumonitis"]) | liver)) | (liver & ~immune & (v > 0.8))
     hormone = hypo & ((grade >= 2) | (v > 0.4))
     action = np.where(related & (rng.random(m) < 0.1), "Dose reduced",
                       np.where(related & (rng.random(m) < 0.05), "Drug interrupted", "None"))
