@@ -103,10 +103,16 @@ def test_partial_dates_imputed_within_their_period_and_flagged(cleaned, truth):
 
 
 def test_out_of_range_values_set_missing(cleaned, truth):
+    """Out-of-range values become missing, except a height recorded in metres, which is read
+    as metres and converted to its true value in cm."""
     t = truth[truth.KIND == "out_of_range"]
-    for f, row, col in zip(t.FILE, t.ROW.astype(int), t.COLUMN):
+    for f, row, col, true in zip(t.FILE, t.ROW.astype(int), t.COLUMN, t.TRUE_VALUE):
         c = "RESULT_SI" if col == "RESULT" else col
-        assert np.isnan(_clean_cell(cleaned, f, row, c))
+        got = _clean_cell(cleaned, f, row, c)
+        if col == "HEIGHT_CM":
+            assert got == float(true)
+        else:
+            assert np.isnan(got)
 
 
 def test_no_other_cell_changed(cleaned, truth, rejected):

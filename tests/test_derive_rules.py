@@ -166,9 +166,39 @@ def test_last_known_alive_sources():
                                     "CONTACT_DATE": [day(100), day(200)]}),
          "tumour_assessments": pd.DataFrame({"USUBJID": ["A"], "ASSESS_DATE": [day(120)]}),
          "exposure": pd.DataFrame({"USUBJID": ["A", "A"], "START_DATE": [day(0), day(21)],
-                                   "END_DATE": [day(13), pd.NaT]})}
+                                   "END_DATE": [day(13), pd.NaT], "LAST_DOSE": [day(13), day(21)]})}
     # a LOST row is not evidence of being alive; the assessment on day 120 is the latest
     assert cohort.last_known_alive(t, ["A"]).loc["A"] == day(120)
+
+
+def test_os_censored_at_the_cutoff_when_a_course_runs_over_it():
+    """APEC-0020 pattern: the last anlotinib course started 7 days before the cut-off and runs
+    past it; the patient is known alive on treatment on the cut-off day, not only on the day
+    the course started."""
+    c = dt.date(2023, 6, 30)
+    cut = pd.Timestamp(c)
+    tables = {
+        "exposure": pd.DataFrame({"USUBJID": ["A", "A", "B"], "SRC_ROW": [1, 2, 3],
+                                  "START_DATE": [pd.Timestamp("2023-06-02"), pd.Timestamp("2023-06-23"),
+                                                 pd.Timestamp("2023-05-01")],
+                                  "END_DATE": [pd.Timestamp("2023-06-15"), pd.Timestamp("2023-07-06"),
+                                               pd.Timestamp("2023-05-14")],
+                                  "LAST_DOSE": [pd.Timestamp("2023-06-15"), pd.Timestamp("2023-07-06"),
+                                                pd.Timestamp("2023-05-14")]}),
+        "follow_up": pd.DataFrame({"USUBJID": ["A", "B"], "STATUS": ["ALIVE", "ALIVE"], "SRC_ROW": [1, 2],
+                                   "CONTACT_DATE": [pd.Timestamp("2023-05-20"), pd.Timestamp("2023-06-01")],
+                                   "DEATH_DATE": [pd.NaT, pd.NaT]}),
+        "tumour_assessments": pd.DataFrame({"USUBJID": ["A"], "ASSESS_DATE": [pd.Timestamp("2023-06-10")],
+                                            "SRC_ROW": [1]}),
+    }
+    out, _ = cohort.apply_cutoff(tables, c)
+    lka = cohort.last_known_alive(out, ["A", "B"])
+    assert lka.loc["A"] == cut                                   # not 2023-06-23 (start of the last course)
+    assert lka.loc["B"] == pd.Timestamp("2023-06-01")            # course ended 05-14; contact 06-01
+    adsl = pd.DataFrame({"USUBJID": ["A"], "TRTSDT": [pd.Timestamp("2023-01-06")], "DTHDT": [pd.NaT],
+                         "LSTALVDT": [lka.loc["A"]]})
+    o = tte.derive_os(adsl).set_index("USUBJID")
+    assert o.loc["A", ["AVAL", "CNSR"]].tolist() == [176, 5]     # 2023-01-06 .. 2023-06-30 inclusive
 
 
 def test_dor_from_first_response():
@@ -256,7 +286,7 @@ def test_eligibility_first_failed_criterion():
         "TRTSDT": [T0, T0, pd.Timestamp("2022-05-01")], "SCREENDT": [T0] * 3,
         "BIRTH_DATE": [pd.Timestamp("1960-01-01"), pd.Timestamp("2005-01-02"), pd.Timestamp("1960-01-01")],
         "ECOG": [1, 3, 1], "HISTOLOGY": ["Squamous cell carcinoma"] * 3, "PRLINES": [2, 1, 1],
-        "RECEIVED_ANLOTINIB": [True] * 3, "RECEIVED_PD1": [True] * 3, "PRIORICI": ["Y"] * 3,
+        "RECEIVED_ANLOTINIB": [True] * 3, "RECEIVED_PD1": [True] * 3, "PRIORICI": ["Y"] * 3, "PRICIPFL": ["Y"] * 3,
         "PRANLOT": ["N"] * 3, "OTHER_MALIGNANCY_5Y": ["N"] * 3, "BRAIN_METASTASIS": ["None"] * 3,
         "UNSTABLE_SYSTEMIC_DISEASE": ["N"] * 3, "PREGNANT": [None] * 3}, index=["A", "B", "C"])
     e = cohort.eligibility(s)

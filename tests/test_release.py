@@ -1,6 +1,6 @@
 """Versions: two releases are recorded in the repository (v1.0 at the publication cut-off, v2.0
-later), each with an ARD snapshot; v1.0 is reproduced from its record; two clean runs give
-byte-identical notebook outputs, ARD and derived data."""
+later), each with an ARD snapshot; v1.0 is reproduced from its record (the commit and data lock
+it was built from); two clean runs give byte-identical notebook outputs, ARD and derived data."""
 
 from __future__ import annotations
 
@@ -91,13 +91,26 @@ def test_two_clean_runs_are_byte_identical(scratch):
     assert _tree_hash(scratch / "notebooks") == _tree_hash(ROOT / "notebooks")
 
 
-def test_v1_reproduced_from_its_record(scratch):
-    from apec_sar.release import set_variables
+def test_v1_reproduced_from_its_record():
+    """v1.0 is rebuilt from the commit and data lock recorded in history.yml (not from today's
+    code and data, which have changed since): its ARD equals the snapshot."""
+    from apec_sar.release import rebuild
+
+    assert rebuild("1.0").empty
+
+
+def test_rebuild_names_a_missing_commit(tmp_path):
+    from apec_sar.release import extract_commit, recorded_commit
+
+    assert recorded_commit({"built_from_commit": "70215f097c4a (uncommitted changes)"}) == "70215f097c4a"
+    with pytest.raises(SystemExit, match="commit 0123456789ab is not in the repository"):
+        extract_commit("0123456789ab", tmp_path / "tree", ROOT)
+
+
+def test_recorded_commit_tree_is_extracted(tmp_path):
+    from apec_sar.release import extract_commit
 
     h = {str(x["version"]): x for x in history()}["1.0"]
-    set_variables(scratch, "1.0", h["status"], h["data_cutoff"])
-    _run(scratch)
-    from apec_sar.ard import load_ard
-    now = load_ard(scratch / "data" / "ard")
-    snap = pd.read_csv(ROOT / "releases" / "v1.0" / "ard.csv")
-    assert changes(snap, now).empty
+    tree = extract_commit(h["built_from_commit"], tmp_path / "tree", ROOT)
+    assert (tree / "data" / "datalock.json").is_file() and (tree / "src" / "apec_sar" / "pipeline.py").is_file()
+    assert not (tree / "releases" / "v1.0").exists()          # the tree v1.0 was built from, before its release

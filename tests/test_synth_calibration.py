@@ -5,7 +5,6 @@ not with the generator's own search code."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
@@ -68,6 +67,19 @@ def test_median_os(analysed):
     med, lo, hi = _km(analysed, "OS")
     assert abs(med - 10.37) <= 0.05
     assert abs(lo - 6.26) <= 1.0 and abs(hi - 14.48) <= 2.5   # a finite upper bound
+
+
+@pytest.mark.parametrize("param, published", [("PFS", (5.33, 4.28, 6.38)), ("OS", (10.37, 6.26, 14.48))])
+def test_symmetric_ci_matches_the_published_ci(analysed, param, published):
+    """Issue 11 item 7: the published CIs are symmetric (median +/- 1.96 SE, SPSS-style); the
+    calibrated cohort's symmetric CI lies within 0.3 months of each published bound. Computed
+    with the SAR's statistics module (Collett's density-based SE), not the generator's search."""
+    from apec_sar.stats.km import kaplan_meier, spss_median_ci
+
+    km = kaplan_meier(analysed[f"{param}_AVAL"].astype(int) / DAYS_PER_MONTH, 1 - analysed[f"{param}_CNSR"].astype(int))
+    med, _se, lo, hi = spss_median_ci(km)
+    assert abs(med - published[0]) <= 0.05
+    assert abs(lo - published[1]) <= 0.3 and abs(hi - published[2]) <= 0.3
 
 
 def test_event_counts_plausible(analysed):

@@ -34,9 +34,13 @@ def test_byte_for_byte_deterministic(fresh, tmp_path):
     _same_tree(fresh / "truth", tmp_path / "truth")
 
 
-def test_another_seed_gives_another_extract(fresh, tmp_path):
-    generate(tmp_path / "raw", seed=7, truth_dir=None)
-    assert not filecmp.cmp(fresh / "raw" / "exposure.csv", tmp_path / "raw" / "exposure.csv", shallow=False)
+def test_another_seed_gives_another_extract(tmp_path):
+    # scale mode: a calibrated run with another seed repeats the whole calibration search (minutes)
+    generate(tmp_path / "a", seed=7, patients=60, mode="scale", truth_dir=None)
+    generate(tmp_path / "b", seed=8, patients=60, mode="scale", truth_dir=None)
+    generate(tmp_path / "c", seed=7, patients=60, mode="scale", truth_dir=None)
+    assert not filecmp.cmp(tmp_path / "a" / "exposure.csv", tmp_path / "b" / "exposure.csv", shallow=False)
+    _same_tree(tmp_path / "a", tmp_path / "c")
 
 
 def test_committed_raw_equals_a_fresh_default_run(fresh):
@@ -129,6 +133,27 @@ def test_direct_identifiers_present_and_fake(fresh):
 def test_pdl1_mostly_missing(fresh):
     bd = read_raw(fresh / "raw", "baseline_disease")
     assert (bd.PDL1_CPS == "").mean() > 0.7
+    cps = bd.PDL1_CPS[bd.PDL1_CPS != ""].astype(int)
+    assert (cps < 1).any() and cps.between(1, 9).any() and (cps >= 10).any()     # every CPS group present
+
+
+def test_ae_form_carries_immune_related_judgement_and_treatment(fresh):
+    ae = read_raw(fresh / "raw", "adverse_events")
+    for col in ("IRAE_INV", "SYSTEMIC_STEROID", "HORMONE_REPLACEMENT"):
+        assert {"Y", "是", "1"} & set(ae[col]) and {"N", "否", "0"} & set(ae[col]), col
+    assert (ae.IRAE_INV == "").any()                       # not asked when not attributed to the PD-1 antibody
+    rccep = ae[ae.AE_VERBATIM.isin(["RCCEP", "反应性皮肤毛细血管增生症", "capillary hemangioma", "皮肤毛细血管增生"])]
+    assert len(rccep) and rccep.IRAE_INV.isin(["Y", "是", "1"]).all()
+
+
+def test_prior_ici_line_has_progression_dates(fresh, truth_patients):
+    pt = read_raw(fresh / "raw", "prior_therapy")
+    assert "PD_DATE" in pt.columns
+    adv = pt[pt.SETTING == "Advanced"]
+    assert (adv.PD_DATE != "").mean() > 0.8 and (adv[adv.STOP_REASON == "Toxicity"].PD_DATE == "").any()
+    el = truth_patients[truth_patients.ELIGIBLE == "Y"]
+    assert el.ICI_RESISTANCE.value_counts().to_dict() == {"primary": 14, "secondary": 9, "after_discontinuation": 3,
+                                                          "unclassifiable": 3}
 
 
 def test_every_defect_kind_logged(defects):

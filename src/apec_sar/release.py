@@ -7,8 +7,13 @@ cut-off, date, the commit it was built from, the data-lock hash, the note) with 
 ARD in ``releases/v<version>/ard.csv`` and the changes since the previous version in
 ``releases/v<version>/changes.csv``, then renders the SAR when Quarto is installed.
 
-``python -m apec_sar.release rebuild 1.0`` re-executes the notebooks with a recorded version's
-settings into a scratch copy of the project and checks its ARD against the snapshot.
+``python -m apec_sar.release rebuild 1.0`` reproduces a recorded version from its record: it
+extracts the tree of the commit the version was built from (``git archive``) into a scratch
+folder, checks that its raw data carry the recorded data-lock hash, runs that tree's own
+pipeline with the current environment (``PYTHONPATH`` and ``APEC_SAR_ROOT`` point at the scratch
+tree, so its own ``apec_sar`` is imported, in the notebooks' kernels too) at the version's
+settings, and compares the ARD with the recorded snapshot. Today's code and data play no part,
+so later changes to either never break the reproduction of an earlier release.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import yaml
 
 from .ard import load_ard
 from .datalock import check
-from .paths import project_root, scratch_copy
+from .paths import project_root
 from .provenance import git_state
 
 KEY = ["OUTPUT_ID", "ANALYSIS", "POPULATION", "PARAMETER", "GROUP", "STAT"]
@@ -118,22 +123,73 @@ def cut(version: str, cutoff: str, status: str, note: str, render: bool = True) 
     return entry
 
 
-def rebuild(version: str) -> pd.DataFrame:
-    """Re-execute the notebooks with a recorded version's settings in a scratch copy of the
-    project; return the differences between its ARD and the recorded snapshot (empty = same)."""
+def recorded_commit(rec: dict) -> str:
+    """The commit id of a history record (a trailing note such as '(uncommitted changes)' is
+    dropped)."""
+    return str(rec["built_from_commit"]).split()[0]
+
+
+def extract_commit(commit: str, dst: Path, root: Path | None = None) -> Path:
+    """Write the tree of ``commit`` (every tracked file as committed) to ``dst``; stop with a
+    clear message if the commit is not in the repository."""
+    import io
+    import tarfile
+
+    root = root or project_root()
+    ok = subprocess.run(["git", "-C", str(root), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True)
+    if ok.returncode != 0:
+        raise SystemExit(f"commit {commit} is not in the repository at {root}: cannot rebuild from it "
+                         "(fetch the history that contains it, or restore the repository it was built in)")
+    tar = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", commit], capture_output=True, check=True)
+    dst.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as tf:
+        tf.extractall(dst, filter="data")
+    return dst
+
+
+def _run_tree(tree: Path, render: bool) -> None:
+    """Run the pipeline of the project tree ``tree`` with its own package (not the installed one)."""
+    import os
+    env = {**os.environ, "APEC_SAR_ROOT": str(tree),
+           "PYTHONPATH": os.pathsep.join([str(tree / "src")] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
+    cmd = [sys.executable, "-m", "apec_sar.pipeline"] + ([] if render else ["--no-render"])
+    res = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"the pipeline of the recorded commit failed in {tree}:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+
+
+def _lock_hash(tree: Path) -> str:
+    import os
+    env = {**os.environ, "APEC_SAR_ROOT": str(tree), "PYTHONPATH": str(tree / "src")}
+    res = subprocess.run([sys.executable, "-c", "from apec_sar.datalock import check; print(check())"], cwd=tree,
+                         env=env, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"the data lock of the recorded commit does not verify: {res.stderr.strip()[-1000:]}")
+    return res.stdout.strip()
+
+
+def rebuild(version: str, render: bool = False, keep: Path | None = None) -> pd.DataFrame:
+    """Reproduce a recorded version from its record (module docstring) and return the
+    differences between its ARD and the recorded snapshot (empty = reproduced). ``keep``: build
+    in this folder (kept) instead of a temporary one."""
     root = project_root()
     rec = next((h for h in history(root) if str(h["version"]) == version), None)
     if rec is None:
         raise SystemExit(f"no release {version} in releases/history.yml")
+    commit = recorded_commit(rec)
     with tempfile.TemporaryDirectory(prefix=f"apec-sar-v{version}-") as tmp:
-        scratch = scratch_copy(Path(tmp) / "project", root)
-        set_variables(scratch, version, rec["status"], rec["data_cutoff"])
-        _run_pipeline(scratch, render=True)
-        ard = load_ard(scratch / "data" / "ard")
+        tree = extract_commit(commit, Path(keep or Path(tmp) / "project"), root)
+        lock = _lock_hash(tree)
+        if lock != rec["datalock"]:
+            raise SystemExit(f"release {version}: the raw data of commit {commit} have data-lock hash {lock}, "
+                             f"not the recorded {rec['datalock']}")
+        set_variables(tree, version, rec["status"], rec["data_cutoff"])
+        _run_tree(tree, render)
+        ard = load_ard(tree / "data" / "ard")
         out = root / "_output" / f"sar-v{version}"
-        if (scratch / "_output").exists():
+        if render and (tree / "_output").exists():
             shutil.rmtree(out, ignore_errors=True)
-            shutil.copytree(scratch / "_output", out)
+            shutil.copytree(tree / "_output", out)
     snap = pd.read_csv(releases_dir(root) / f"v{version}" / "ard.csv")
     return changes(snap, ard)
 
@@ -147,15 +203,17 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--status", choices=("draft", "final"), default="final")
     c.add_argument("--note", default="")
     c.add_argument("--no-render", action="store_true")
-    r = sub.add_parser("rebuild", help="reproduce a recorded version and compare its ARD")
+    r = sub.add_parser("rebuild", help="reproduce a recorded version from its commit and compare its ARD")
     r.add_argument("version")
+    r.add_argument("--render", action="store_true", help="also render the SAR (needs Quarto)")
+    r.add_argument("--keep", type=Path, default=None, help="build in this folder and keep it")
     sub.add_parser("list", help="list recorded versions")
     args = ap.parse_args(argv)
     if args.cmd == "cut":
         e = cut(args.version, args.cutoff, args.status, args.note, render=not args.no_render)
         print(f"released SAR {e['version']} ({e['status']}), cut-off {e['data_cutoff']}; record in releases/")
     elif args.cmd == "rebuild":
-        d = rebuild(args.version)
+        d = rebuild(args.version, render=args.render, keep=args.keep)
         print(f"SAR {args.version} rebuilt: {len(d)} ARD differences from the recorded snapshot")
         return 0 if d.empty else 1
     else:

@@ -53,5 +53,6 @@ def publication_ard() -> pd.DataFrame:
     adtte = d.datasets["adtte"]
     for p in ("PFS", "OS"):
         ard.extend(tte_summary(adtte[adtte.USUBJID.isin(eff)], p, "14.2.5")[0])
-    ard.extend(overview(d.datasets["adae"], adsl, "14.3.1"))
+    # the publication's safety analysis covers its 29 eligible patients
+    ard.extend(overview(d.datasets["adae"], adsl, "14.3.1", flag="EFFFL", population="Safety set"))
     return ard.frame()

@@ -14,7 +14,7 @@ from ..stats.firth import FirthResult, fit_firth
 COVARIATES = {
     "AGEGR1": ("Age", ["<65", ">=65"]),
     "SEX": ("Sex", ["M", "F"]),
-    "ECOGGR1": ("ECOG PS", ["0", "1-2"]),
+    "ECOGGR1": ("ECOG PS", ["0", ">=1"]),
     "PRLINEGR": ("Prior lines", ["1", ">=2"]),
     "PRIOR_RESECTION": ("Prior oesophagectomy", ["Y", "N"]),
     "METLIVER": ("Liver metastases", ["N", "Y"]),

@@ -70,3 +70,119 @@ def spider_data(adtr: pd.DataFrame, adsl: pd.DataFrame, adrs: pd.DataFrame) -> p
     t.loc[t.ABLFL == "Y", ["MONTHS", "PCHG"]] = 0.0
     t["BOR"] = t.USUBJID.map(adrs[adrs.PARAMCD == "BOR"].set_index("USUBJID").AVALC)
     return t[["USUBJID", "MONTHS", "PCHG", "BOR"]].dropna().sort_values(["USUBJID", "MONTHS"]).reset_index(drop=True)
+
+
+# --- sensitivity of disease control, clinical benefit, populations, time to response ----------
+
+DCR_DEFINITIONS = {
+    "BORSD28": "SD >= 28 days after the first dose",
+    "BOR": "SD >= 42 days (primary)",
+    "BORSD56": "SD >= 56 days",
+    "CBR": "Clinical benefit: CR, PR or SD >= 24 weeks",
+}
+
+
+def disease_control_sensitivity(adrs: pd.DataFrame, output_id: str, population: str = "Analysis set") -> ARD:
+    """Disease control rate by the minimum SD duration (28, 42 = primary, 56 days; ADRS
+    BORSD28 / BOR / BORSD56) and the clinical benefit rate (CBR: CR, PR, or SD with a non-PD
+    assessment >= 168 days after the first dose), each with a Clopper-Pearson 95% CI; for the
+    BOR parameters also the number with SD. ARD PARAMETER = the ADRS parameter."""
+    ard = ARD()
+    for param, label in DCR_DEFINITIONS.items():
+        b = adrs[adrs.PARAMCD == param]
+        n = len(b)
+        k = int((b.AVALC == "Y").sum()) if param == "CBR" else int(b.AVALC.isin(["CR", "PR", "SD", "NON-CR/NON-PD"]).sum())
+        p, lo, hi = clopper_pearson(k, n) if n else (np.nan, np.nan, np.nan)
+        def add(stat, v, m="", param=param, label=label):
+            ard.add(output_id, "disease control: SD minimum duration", population, param, label, stat, v, m)
+
+        add("N", n)
+        add("RATE_N", k)
+        add("RATE", 100 * p, CP)
+        add("RATE_LCL", 100 * lo, CP)
+        add("RATE_UCL", 100 * hi, CP)
+        if param != "CBR":
+            add("n[SD]", int((b.AVALC == "SD").sum()))
+            add("n[NE]", int((b.AVALC == "NE").sum()))
+    return ard
+
+
+def disease_control_table(ard: pd.DataFrame) -> pd.DataFrame:
+    """Display rows of :func:`disease_control_sensitivity`: definition, SD n, rate n (%) and CI."""
+    from ..stats.rounding import fmt
+    rows = []
+    for param, label in DCR_DEFINITIONS.items():
+        g = ard[ard.PARAMETER == param]
+        if g.empty:
+            continue
+        st = dict(zip(g.STAT, g.VALUE))
+        rows.append({"Definition": label, "N": int(st["N"]),
+                     "SD, n": "" if "n[SD]" not in st else str(int(st["n[SD]"])),
+                     "Rate, n (%)": f"{int(st['RATE_N'])} ({fmt(st['RATE'], 1)})",
+                     "95% CI (Clopper-Pearson)": f"{fmt(st['RATE_LCL'], 1)}, {fmt(st['RATE_UCL'], 1)}"})
+    return pd.DataFrame(rows)
+
+
+def response_by_population(adrs: pd.DataFrame, adsl: pd.DataFrame, output_id: str) -> ARD:
+    """BOR, ORR and DCR (unconfirmed and confirmed) in the efficacy set (eligible; patients
+    without an evaluable response count as non-responders) and in the response-evaluable set
+    (RSEVALFL: measurable disease at baseline and >= 1 post-baseline assessment)."""
+    ard = ARD()
+    for flag, population in (("EFFFL", "Analysis set"), ("RSEVALFL", "Response-evaluable set")):
+        ids = set(adsl.USUBJID[adsl[flag] == "Y"])
+        for param in ("BOR", "CBOR"):
+            ard.extend(response_summary(adrs[adrs.USUBJID.isin(ids)], output_id, param, population))
+    return ard
+
+
+def response_table(ard: pd.DataFrame, population: str = "Analysis set") -> pd.DataFrame:
+    """RSPT01-style display, unconfirmed and confirmed BOR as two full columns, from
+    :func:`response_summary` / :func:`response_by_population` rows of one population."""
+    from ..stats.rounding import fmt
+    a = ard[ard.POPULATION == population]
+
+    def v(param, stat):
+        r = a[(a.PARAMETER == param) & (a.STAT == stat)]
+        return float(r.VALUE.iloc[0]) if len(r) else np.nan
+
+    cols = {"BOR": "Unconfirmed (primary)", "CBOR": "Confirmed"}
+    rows = [{"Statistic": "Patients, N", **{lab: str(int(v(p, "N"))) for p, lab in cols.items()}}]
+    for c in CATEGORIES:
+        if c == "NON-CR/NON-PD" and all(v(p, f"n[{c}]") == 0 for p in cols):
+            continue
+        rows.append({"Statistic": f"{c}, n (%)", **{lab: f"{int(v(p, f'n[{c}]'))} ({fmt(v(p, f'pct[{c}]'), 1)})"
+                                                      for p, lab in cols.items()}})
+    for name, label in (("ORR", "Objective response rate (CR + PR)"), ("DCR", "Disease control rate (CR + PR + SD)")):
+        rows.append({"Statistic": f"{label}, n (%)",
+                     **{lab: f"{int(v(p, f'{name}_N'))} ({fmt(v(p, name), 1)})" for p, lab in cols.items()}})
+        rows.append({"Statistic": "  95% CI (Clopper-Pearson)",
+                     **{lab: f"{fmt(v(p, f'{name}_LCL'), 1)}, {fmt(v(p, f'{name}_UCL'), 1)}" for p, lab in cols.items()}})
+    return pd.DataFrame(rows)
+
+
+def time_to_response(adtte: pd.DataFrame, output_id: str, population: str = "Responders") -> ARD:
+    """Time to response (months; TTR among unconfirmed responders, TTRC among confirmed
+    responders, from the first dose to the first assessment of the response): n, median,
+    quartiles (R type 7) and range -- descriptive, every responder has the event."""
+    ard = ARD()
+    for param in ("TTR", "TTRC"):
+        x = adtte[adtte.PARAMCD == param].AVAL.astype(float) / 30.4375
+        stats = {"n": len(x), "MEDIAN": x.median(), "Q1": x.quantile(0.25), "Q3": x.quantile(0.75),
+                 "MIN": x.min(), "MAX": x.max()} if len(x) else {"n": 0}
+        for s, val in stats.items():
+            ard.add(output_id, "time to response", population, param, "All", s, val,
+                    "months = days / 30.4375; quartiles by linear interpolation (R type 7)")
+    return ard
+
+
+def time_to_response_table(ard: pd.DataFrame) -> pd.DataFrame:
+    """Display rows of :func:`time_to_response`: n, median (Q1, Q3), range per definition."""
+    from ..stats.rounding import fmt
+    rows = []
+    for param, label in (("TTR", "Unconfirmed responders"), ("TTRC", "Confirmed responders")):
+        st = dict(zip(ard[ard.PARAMETER == param].STAT, ard[ard.PARAMETER == param].VALUE))
+        n = int(st.get("n", 0))
+        rows.append({"Responders": label, "n": n,
+                     "Median (Q1, Q3), months": f"{fmt(st['MEDIAN'], 2)} ({fmt(st['Q1'], 2)}, {fmt(st['Q3'], 2)})" if n else "-",
+                     "Range, months": f"{fmt(st['MIN'], 2)} - {fmt(st['MAX'], 2)}" if n else "-"})
+    return pd.DataFrame(rows)

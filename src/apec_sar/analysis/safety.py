@@ -10,10 +10,12 @@ from ..ard import ARD
 GRADE_GROUPS = {"Any grade": [1, 2, 3, 4, 5], "Grade 1-2": [1, 2], "Grade 3-4": [3, 4], "Grade 5": [5]}
 
 
-def overview(adae: pd.DataFrame, adsl: pd.DataFrame, output_id: str) -> ARD:
-    """AET01: patients with at least one event of each kind (safety set)."""
+def overview(adae: pd.DataFrame, adsl: pd.DataFrame, output_id: str, flag: str = "SAFFL",
+             population: str = "Safety set") -> ARD:
+    """AET01: patients with at least one event of each kind (the safety set; ``flag`` EFFFL:
+    the eligible patients, the publication's safety population)."""
     ard = ARD()
-    saf = adsl[adsl.SAFFL == "Y"]
+    saf = adsl[adsl[flag] == "Y"]
     n = len(saf)
     te = adae[(adae.TRTEMFL == "Y") & adae.USUBJID.isin(saf.USUBJID)]
     rel = te[te.AREL == "Y"]
@@ -26,15 +28,15 @@ def overview(adae: pd.DataFrame, adsl: pd.DataFrame, output_id: str) -> ARD:
         "AE leading to withdrawal": te[te.AEACN == "Drug withdrawn"],
         "Grade 5 (fatal) AE": te[te.AETOXGR == 5], "Treatment-related death": rel[rel.AETOXGR == 5],
     }
-    ard.add(output_id, "AE overview", "Safety set", "ALL", "All", "N", n)
+    ard.add(output_id, "AE overview", population, "ALL", "All", "N", n)
     for label, d in items.items():
         k = d.USUBJID.nunique()
-        ard.add(output_id, "AE overview", "Safety set", label, "All", "n", k)
-        ard.add(output_id, "AE overview", "Safety set", label, "All", "pct", 100 * k / n if n else np.nan)
+        ard.add(output_id, "AE overview", population, label, "All", "n", k)
+        ard.add(output_id, "AE overview", population, label, "All", "pct", 100 * k / n if n else np.nan)
     deaths = saf[saf.DTHFL == "Y"]
-    ard.add(output_id, "deaths", "Safety set", "Deaths", "All", "n", len(deaths))
+    ard.add(output_id, "deaths", population, "Deaths", "All", "n", len(deaths))
     for cause, k in deaths.DTHCAUS.value_counts().sort_index().items():
-        ard.add(output_id, "deaths", "Safety set", "Deaths", cause, "n", int(k))
+        ard.add(output_id, "deaths", population, "Deaths", cause, "n", int(k))
     return ard
 
 

@@ -32,7 +32,8 @@ from .plausibility import query_dose_outside_prescribed
 
 YN = {"demographics": ["SMOKING", "ALCOHOL", "PREGNANT"],
       "baseline_disease": ["PRIOR_RESECTION", "PRIOR_RADIOTHERAPY", "OTHER_MALIGNANCY_5Y", "UNSTABLE_SYSTEMIC_DISEASE"],
-      "tumour_assessments": ["NEW_LESION"], "adverse_events": ["SERIOUS"]}
+      "tumour_assessments": ["NEW_LESION"],
+      "adverse_events": ["IRAE_INV", "SYSTEMIC_STEROID", "HORMONE_REPLACEMENT", "SERIOUS"]}
 EXPECTED_PRESENT = {"demographics": ["SMOKING", "ALCOHOL", "HEIGHT_CM", "WEIGHT_KG"]}
 
 
@@ -175,6 +176,22 @@ def numbers(file: str, df: pd.DataFrame, col: str, log: QueryLog, valid_range=No
     return v
 
 
+def heights_in_cm(file: str, df: pd.DataFrame, log: QueryLog, valid_range) -> np.ndarray:
+    """HEIGHT_CM. Rule P06: a value that is a plausible height in metres (the cm range / 100,
+    e.g. 1.64) is read as metres and converted to cm (harmonisation note and a query for the site
+    to confirm); anything else outside the range is set to missing (rule P01)."""
+    lo, hi = valid_range
+    v = pd.to_numeric(df.HEIGHT_CM.astype(object), errors="raise").to_numpy(dtype=float)
+    metres = np.flatnonzero(~np.isnan(v) & (v >= lo / 100) & (v <= hi / 100))
+    if len(metres):
+        cm = np.round(v[metres] * 100, 1)
+        log.add(file, _rows(df, metres), _subjects(df, metres), "HEIGHT_CM", "height in metres",
+                _raw(df, "HEIGHT_CM", metres), [f"recorded in metres: converted to {x:g} cm; site to confirm" for x in cm])
+        v[metres] = cm
+    log.note(file, "HEIGHT_CM", "height in metres -> cm", len(metres))
+    return numbers(file, df.assign(HEIGHT_CM=v), "HEIGHT_CM", log, valid_range)
+
+
 def query_missing_values(file: str, df: pd.DataFrame, cols: list[str], log: QueryLog) -> None:
     """Rule P05: baseline values expected present but empty are kept missing and queried."""
     for col in cols:
@@ -210,7 +227,7 @@ def harmonise_demographics(df: pd.DataFrame, log: QueryLog) -> pd.DataFrame:
                         "SEX": map_site_codes(f, df, "SEX", "SEX", log), "ECOG": df.ECOG.astype(int)})
     for c in YN[f]:
         out[c] = map_site_codes(f, df, c, "YN", log)
-    out["HEIGHT_CM"] = numbers(f, df, "HEIGHT_CM", log, h["HEIGHT_CM"]["range"])
+    out["HEIGHT_CM"] = heights_in_cm(f, df, log, h["HEIGHT_CM"]["range"])
     out["WEIGHT_KG"] = numbers(f, df, "WEIGHT_KG", log, h["WEIGHT_KG"]["range"])
     return out[["SRC_ROW", "SUBJID", "BIRTH_DATE", "BIRTH_DATE_F", "SEX", "ECOG", "SMOKING", "ALCOHOL",
                 "HEIGHT_CM", "WEIGHT_KG", "PREGNANT"]]
@@ -410,6 +427,10 @@ def harmonise_prior(df: pd.DataFrame, log: QueryLog, trt: pd.DataFrame) -> pd.Da
     e, ep, _ = check_dates_not_after_extract(f, df, "END_DATE", e, ep, log, "missing")
     e, eflag = impute_partial_dates(f, df, "END_DATE", e, ep, log, "last",
                                     max_dates={"the day before the first study dose": before_first})
+    p, pp = parse_site_dates(f, df, "PD_DATE", log)
+    p, pp, _ = check_dates_not_after_extract(f, df, "PD_DATE", p, pp, log, "missing")
+    p, pflag = impute_partial_dates(f, df, "PD_DATE", p, pp, log, "first",
+                                    max_dates={"the day before the first study dose": before_first})
     line = pd.to_numeric(df.LINE.astype(object)).to_numpy(dtype=float)
     return pd.DataFrame({"SRC_ROW": df.SRC_ROW, "SUBJID": text(df, "SUBJID"), "SETTING": text(df, "SETTING"),
                          "LINE": line, "REGIMEN": drugs.INN.to_numpy(), "REGIMEN_CLASS": drugs.CLASS.to_numpy(),
@@ -417,6 +438,7 @@ def harmonise_prior(df: pd.DataFrame, log: QueryLog, trt: pd.DataFrame) -> pd.Da
                          "HAS_ANLOTINIB": drugs.HAS_ANLOTINIB.to_numpy(dtype=bool),
                          "START_DATE": D.to_datetime(s), "START_DATE_F": sflag,
                          "END_DATE": D.to_datetime(e), "END_DATE_F": eflag,
+                         "PD_DATE": D.to_datetime(p), "PD_DATE_F": pflag,
                          "BEST_RESPONSE": text(df, "BEST_RESPONSE"), "STOP_REASON": text(df, "STOP_REASON")})
 
 
@@ -452,7 +474,7 @@ def harmonise_aes(df: pd.DataFrame, log: QueryLog, trt: pd.DataFrame, death: pd.
         "START_DATE": D.to_datetime(s_imp), "START_DATE_F": sflag, "END_DATE": D.to_datetime(e_imp),
         "END_DATE_F": eflag, "CTCAE_GRADE": df.CTCAE_GRADE.astype(int).to_numpy(),
         "REL_ANLOTINIB": text(df, "REL_ANLOTINIB"), "REL_PD1": text(df, "REL_PD1"),
-        "SERIOUS": map_site_codes(f, df, "SERIOUS", "YN", log),
+        **{c: map_site_codes(f, df, c, "YN", log) for c in YN[f]},
         "ACTION_TAKEN": text(df, "ACTION_TAKEN"), "OUTCOME": text(df, "OUTCOME")})
 
 

@@ -153,6 +153,9 @@ CHECKS: tuple[Check, ...] = (
     # -- plausibility --------------------------------------------------------------------------------
     Check("P01", "out of range", "Plausibility", "a value outside the data dictionary's range", "query",
           "set to missing; site to confirm"),
+    Check("P06", "height in metres", "Plausibility",
+          "a height below the cm range that is a plausible height in metres (the cm range divided by 100, e.g. 1.64)",
+          "query", "read as metres and converted to cm (counted in the harmonisation summary); site to confirm"),
     Check("P02", "implausible age", "Plausibility",
           "age at the first dose (else at screening) outside 18-100 years", "query",
           "kept as collected and shown in ADSL (under 18 fails inclusion 1 in the CONSORT flow); site to confirm the "

@@ -17,24 +17,35 @@ from . import cohort, response, safety, tte
 
 DESCRIPTIONS = {
     "adsl": "ADSL: one row per screened patient (pseudonymised USUBJID): baseline characteristics, prior "
-            "therapy, study treatment dates, death and last-known-alive dates at the cut-off, eligibility "
-            "(ELIGFL, first failed criterion EXCLCRIT/EXCLREAS) and population flags (EFFFL, SAFFL).",
+            "therapy (lines; the prior-ICI line: agent PRICIAG, dates, best response PRICIBR, progression "
+            "PRICIPDT, SITC resistance RESISTYP, ICI-free intervals ICIFRA/ICIFRB, ICIINTFL), PD-L1 group "
+            "PDL1GR, study treatment dates and TRT01A, death and last-known-alive dates at the cut-off, "
+            "subsequent therapy type NACTTYP, eligibility (ELIGFL, first failed criterion EXCLCRIT/EXCLREAS) "
+            "and population flags (EFFFL efficacy = eligible, SAFFL safety = treated, RSEVALFL "
+            "response-evaluable, BMEASIFL measurable at baseline).",
     "adrs": "ADRS: investigator overall response per visit (PARAMCD OVR) with analysis flags ANL01FL (one worst "
             "record per date on/after the first dose), ANL02FL (up to first PD), ANL03FL (before new anticancer "
-            "therapy); derived BOR (unconfirmed, primary) and CBOR (confirmed) with the NE/MISSING reason. "
-            "Analysed patients only.",
+            "therapy); derived BOR (unconfirmed, primary), CBOR (confirmed), BORSD28 and BORSD56 (SD window 28 "
+            "and 56 days instead of 42) with the NE/MISSING reason, and CBR (clinical benefit: CR, PR or SD >= "
+            "24 weeks). Efficacy set.",
     "adtr": "ADTR: sum of target-lesion diameters per assessment with baseline, change, percent change and "
-            "nadir; ANL01FL marks post-baseline records up to first PD and before new therapy. Analysed patients.",
+            "nadir; ANL01FL marks post-baseline records up to first PD and before new therapy. Efficacy set.",
     "adtte": "ADTTE: PFS (primary), PFSNACT (censored at new therapy), PFSMISS (FDA >=2 missed assessments), OS, "
-             "DOR and TTR (responders). AVAL in days = ADT - STARTDT + 1; CNSR 0 = event; EVNTDESC/CNSDTDSC and "
-             "the source of the date. Analysed patients.",
-    "adae": "ADAE: adverse events with CTCAE v5 term and SOC, grade, imputed dates with flags, treatment-emergent "
-            "flag (onset from first dose to 30 days after the last), relatedness (AREL) and immune-related "
-            "flag (AEIRFL). Analysed patients.",
-    "adex": "ADEX: one row per analysed patient: cycles, treatment duration, anlotinib days, cumulative dose, "
-            "dose intensity and relative dose intensity (vs 12 mg d1-14 q21d), reductions, delays, PD-1 agent "
-            "and number of infusions.",
+             "DOR and TTR (responders), DORC and TTRC (confirmed responders). AVAL in days = ADT - STARTDT + 1; "
+             "CNSR 0 = event; EVNTDESC/CNSDTDSC and the source of the date. Efficacy set.",
+    "adae": "ADAE: adverse events of the safety set with CTCAE v5 term and SOC, grade, imputed dates with flags, "
+            "treatment-emergent flag (onset from first dose to 30 days after the last), relatedness per drug and "
+            "overall (AREL; missing attribution = related), immune-related AE (AEIRFL: investigator-called or "
+            "steroid-treated and attributed to the PD-1 inhibitor, onset first PD-1 dose to 90 days after the "
+            "last), term-list possible irAE (AEIRTLFL), steroids and hormone replacement.",
+    "adex": "ADEX: one row per treated patient (safety set), exposure by drug: cycles, period (B) = cycles "
+            "started x 21 days (to the cut-off for a running cycle), anlotinib cumulative dose, dose intensity, "
+            "relative dose intensity vs the starting dose (ANLRDI, primary) and vs 12 mg (ANLRDIP), reductions, "
+            "interruptions, delays, time to first reduction, final dose; PD-1 agent, infusions received and "
+            "expected, dose intensity, delays.",
 }
+# the population whose records of a raw file are analysed (reconciliation)
+FILE_POPULATION = {"exposure": "SAFFL", "adverse_events": "SAFFL"}
 
 
 @dataclass
@@ -53,20 +64,31 @@ def derive_all(clean: CleanResult, cutoff: dt.date) -> Derived:
     elig = cohort.eligibility(facts)
     adsl = cohort.build_adsl(facts, elig)
     analysed = set(adsl.USUBJID[adsl.EFFFL == "Y"])
-    a_adsl = adsl[adsl.EFFFL == "Y"]
+    treated = set(adsl.USUBJID[adsl.SAFFL == "Y"])
 
     ta = cut["tumour_assessments"]
     ta = ta[ta.USUBJID.isin(analysed)]
     ovr = ta[ta.VISIT != "Baseline"].rename(columns={"ASSESS_DATE": "ADT", "ASSESS_DATE_F": "ADTF",
                                                     "INV_RESPONSE": "AVALC"})
+    a_adsl = adsl[adsl.EFFFL == "Y"]
     ovr = response.flag_records(ovr[["USUBJID", "VISIT", "ADT", "ADTF", "AVALC", "SRC_ROW"]], a_adsl)
+    ev = response.response_evaluable(ta, ovr, adsl.USUBJID)
+    adsl = adsl.join(ev, on="USUBJID")
+    adsl["RSEVALFL"] = np.where(adsl.EFFFL == "Y", adsl.RSEVALFL, "N")
+    a_adsl = adsl[adsl.EFFFL == "Y"]
     bor = response.derive_bor(ovr, a_adsl)
     cbor = response.derive_confirmed_bor(ovr, a_adsl)
-    adrs = pd.concat([
-        ovr.assign(PARAMCD="OVR", PARAM="Overall response by investigator (RECIST 1.1)"),
-        bor.assign(PARAMCD="BOR", PARAM="Best overall response (unconfirmed)"),
-        cbor.assign(PARAMCD="CBOR", PARAM="Best overall response (confirmed)"),
-    ], ignore_index=True)
+    params = [
+        (ovr, "OVR", "Overall response by investigator (RECIST 1.1)"),
+        (bor, "BOR", "Best overall response (unconfirmed)"),
+        (cbor, "CBOR", "Best overall response (confirmed)"),
+    ]
+    for w in response.SD_WINDOW_SENSITIVITY:
+        params.append((response.derive_bor(ovr, a_adsl, sd_window=w), f"BORSD{w}",
+                       f"Best overall response (unconfirmed), SD at least {w} days after the first dose"))
+    params.append((response.derive_clinical_benefit(ovr, a_adsl, bor), "CBR",
+                   "Clinical benefit (CR, PR, or SD at least 24 weeks)"))
+    adrs = pd.concat([df.assign(PARAMCD=code, PARAM=label) for df, code, label in params], ignore_index=True)
     adrs = adrs[["USUBJID", "PARAMCD", "PARAM", "VISIT", "ADT", "ADTF", "AVALC", "ANL01FL", "ANL02FL", "ANL03FL",
                  "NE_REASON", "SRC_ROW"]]
     adrs = adrs.sort_values(["USUBJID", "PARAMCD", "ADT"], kind="stable").reset_index(drop=True)
@@ -74,15 +96,18 @@ def derive_all(clean: CleanResult, cutoff: dt.date) -> Derived:
     adtr = _adtr(ta, ovr)
     adtte = pd.concat([tte.derive_pfs(a_adsl, ovr), tte.derive_pfs(a_adsl, ovr, "nact"),
                        tte.derive_pfs(a_adsl, ovr, "missed"), tte.derive_os(a_adsl),
-                       tte.derive_dor(a_adsl, ovr, bor), tte.derive_ttr(a_adsl, bor)], ignore_index=True)
+                       tte.derive_dor(a_adsl, ovr, bor), tte.derive_ttr(a_adsl, bor),
+                       tte.derive_dor(a_adsl, ovr, cbor, "DORC"), tte.derive_ttr(a_adsl, cbor, "TTRC")],
+                      ignore_index=True)
     adtte = adtte.sort_values(["PARAMCD", "USUBJID"], kind="stable").reset_index(drop=True)
+    s_adsl = adsl[adsl.SAFFL == "Y"]
     ae = cut["adverse_events"]
-    adae = safety.build_adae(ae[ae.USUBJID.isin(analysed)], a_adsl)
+    adae = safety.build_adae(ae[ae.USUBJID.isin(treated)], s_adsl)
     ex = cut["exposure"]
-    adex = safety.build_adex(ex[ex.USUBJID.isin(analysed)], a_adsl)
+    adex = safety.build_adex(ex[ex.USUBJID.isin(treated)], s_adsl)
 
     n_dup = int((clean.queries.RULE == "duplicate patient").loc[clean.queries.FILE == "screening_log"].sum())
-    cons = cohort.consort(elig, len(facts) + n_dup, n_dup)
+    cons = cohort.consort(elig, len(facts) + n_dup, n_dup, adsl)
     recon = _reconcile(clean, cut, adsl, cutoff)
     datasets = {"adsl": adsl, "adrs": adrs, "adtr": adtr, "adtte": adtte, "adae": adae, "adex": adex}
     return Derived(datasets, cons, recon, elig, response.cr_followed_by_pr(ovr), cutoff)
@@ -109,18 +134,21 @@ def _adtr(ta: pd.DataFrame, ovr: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reconcile(clean: CleanResult, cut: dict[str, pd.DataFrame], adsl: pd.DataFrame, cutoff) -> pd.DataFrame:
-    eligible = set(adsl.USUBJID[adsl.EFFFL == "Y"])
+    """Per raw file: records in = rejected by a query + records of patients outside the file's
+    analysis population (the efficacy set; the safety set for exposure and adverse events) +
+    records after the cut-off + analysed."""
     rows = []
     for _, r in clean.reconciliation.iterrows():
         f = r.FILE
+        population = set(adsl.USUBJID[adsl[FILE_POPULATION.get(f, "EFFFL")] == "Y"])
         kept = clean.tables[f]
-        sf = ~kept.USUBJID.isin(eligible)
+        out = ~kept.USUBJID.isin(population)
         after = ~kept.SRC_ROW.isin(cut[f].SRC_ROW)
         rows.append({"FILE": f"{f}.csv", "RECORDS_IN": int(r.RECORDS_IN), "REJECTED_BY_QUERY": int(r.REJECTED),
-                     "EXCLUDED_SCREEN_FAILURE": int(sf.sum()), "EXCLUDED_AFTER_CUTOFF": int((~sf & after).sum()),
-                     "ANALYSED": int((~sf & ~after).sum())})
+                     "EXCLUDED_NOT_IN_POPULATION": int(out.sum()), "EXCLUDED_AFTER_CUTOFF": int((~out & after).sum()),
+                     "ANALYSED": int((~out & ~after).sum())})
     df = pd.DataFrame(rows)
-    df["RECONCILES"] = np.where(df.RECORDS_IN == df.REJECTED_BY_QUERY + df.EXCLUDED_SCREEN_FAILURE
+    df["RECONCILES"] = np.where(df.RECORDS_IN == df.REJECTED_BY_QUERY + df.EXCLUDED_NOT_IN_POPULATION
                                 + df.EXCLUDED_AFTER_CUTOFF + df.ANALYSED, "yes", "NO")
     return df
 

@@ -13,6 +13,15 @@ Rules (admiralonco conventions, SAR_SPEC 4; RECIST 1.1):
   days later; only CR/PR/NE between, at most one NE, and no PR after a CR within the span.
   Unconfirmed responses then count as SD (if >= 42 days) or NE.
 - A CR followed later by a PR is a data issue (admiralonco ``signal_crpr``) and is listed.
+- Sensitivity of disease control to the SD window: BOR with the window at 28 and 56 days
+  (BORSD28, BORSD56) beside the primary 42.
+- Clinical benefit (CBR, post_ici_definitions 5): BOR CR or PR, or SD (or NON-CR/NON-PD) with a
+  non-PD assessment (CR, PR, SD or NON-CR/NON-PD) at least 168 days (24 weeks) after the first
+  dose among the BOR records (so before any PD and before new anticancer therapy).
+- Measurable disease at baseline (BMEASIFL): a baseline sum of target-lesion diameters > 0.
+  Response-evaluable (RSEVALFL): measurable at baseline and at least one post-baseline
+  assessment (an overall response, NE included, on or after the first dose and before new
+  anticancer therapy).
 """
 
 from __future__ import annotations
@@ -23,7 +32,9 @@ import pandas as pd
 WORST_ORDER = {"PD": 1, "NON-CR/NON-PD": 2, "SD": 3, "PR": 4, "CR": 5, "NE": 6}
 EVALUABLE = {"CR", "PR", "SD", "NON-CR/NON-PD", "NE"}
 SD_WINDOW_DAYS = 42
+SD_WINDOW_SENSITIVITY = (28, 56)
 CONFIRM_DAYS = 28
+CLINICAL_BENEFIT_DAYS = 168
 
 
 def flag_records(ovr: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
@@ -144,8 +155,6 @@ def confirmed_responses(r: pd.DataFrame, confirm_days: int = CONFIRM_DAYS, max_n
     a = r.AVALC.to_numpy()
     g = r.USUBJID.to_numpy()
     pos = np.arange(len(r))
-    start = r.groupby("USUBJID", sort=False).cumcount().to_numpy()
-    first = pos - start                                  # position of the subject's first record
     cum = {k: np.cumsum(v) for k, v in {"bad": ~np.isin(a, ["CR", "PR", "NE"]), "ne": a == "NE",
                                           "pr": a == "PR", "sd": ~np.isin(a, ["CR", "NE"])}.items()}
     # next CR at or after each position (within the subject), for the PR-after-CR rule
@@ -191,3 +200,32 @@ def cr_followed_by_pr(ovr: pd.DataFrame) -> pd.DataFrame:
     first_cr = r[r.AVALC == "CR"].groupby("USUBJID").ADT.min()
     later_pr = r[(r.AVALC == "PR") & (r.ADT > r.USUBJID.map(first_cr))]
     return later_pr[["USUBJID", "ADT"]].drop_duplicates("USUBJID").reset_index(drop=True)
+
+
+def derive_clinical_benefit(ovr: pd.DataFrame, adsl: pd.DataFrame, bor: pd.DataFrame,
+                            min_days: int = CLINICAL_BENEFIT_DAYS) -> pd.DataFrame:
+    """Clinical benefit per subject (one row each): AVALC Y when BOR (``bor``) is CR or PR, or
+    when BOR is SD / NON-CR/NON-PD and a CR, PR, SD or NON-CR/NON-PD assessment among the BOR
+    records lies >= ``min_days`` after the first dose; else N. ADT: the BOR date for a
+    response, the first such late assessment for stable disease."""
+    subj, r, _ = _analysis_records(ovr, adsl, SD_WINDOW_DAYS)
+    late = r[r.AVALC.isin(["CR", "PR", "SD", "NON-CR/NON-PD"]) & ((r.ADT - r.TRTSDT).dt.days >= min_days)]
+    late_date = late.groupby("USUBJID").ADT.min().reindex(subj.index)
+    b = bor.set_index("USUBJID").reindex(subj.index)
+    resp = b.AVALC.isin(["CR", "PR"])
+    sd = b.AVALC.isin(["SD", "NON-CR/NON-PD"]) & late_date.notna()
+    out = pd.DataFrame({"USUBJID": subj.index, "AVALC": np.where(resp | sd, "Y", "N"),
+                        "ADT": b.ADT.where(resp, late_date.where(sd)).to_numpy()})
+    return out
+
+
+def response_evaluable(ta: pd.DataFrame, ovr: pd.DataFrame, subjects) -> pd.DataFrame:
+    """BMEASIFL (measurable disease at baseline: a baseline target-lesion sum > 0) and RSEVALFL
+    (measurable and >= 1 post-baseline assessment on/after the first dose and before new
+    anticancer therapy, i.e. an ANL01FL & ANL03FL record) for ``subjects``."""
+    idx = pd.Index(subjects, name="USUBJID")
+    base = ta[(ta.VISIT == "Baseline") & (ta.TARGET_SUM_MM > 0)].USUBJID
+    post = ovr[(ovr.ANL01FL == "Y") & (ovr.ANL03FL == "Y")].USUBJID
+    meas = idx.isin(base)
+    return pd.DataFrame({"BMEASIFL": np.where(meas, "Y", "N"),
+                         "RSEVALFL": np.where(meas & idx.isin(post), "Y", "N")}, index=idx)

@@ -110,7 +110,10 @@ def derive_pfs(adsl: pd.DataFrame, ovr: pd.DataFrame, rule: str = "primary") -> 
 
 
 def derive_os(adsl: pd.DataFrame) -> pd.DataFrame:
-    """OS from TRTSDT: death; else censored at the last date known alive (LSTALVDT)."""
+    """OS from TRTSDT: death; else censored at the last date known alive (LSTALVDT: the last
+    survival contact, assessment or study-drug administration; the cut-off date itself for a
+    patient whose anlotinib course runs over the cut-off, who is known alive on treatment then;
+    see :func:`apec_sar.derive.cohort.last_known_alive`)."""
     subj = adsl.set_index("USUBJID")
     ev_desc = pd.Series("Death", index=subj.index)
     return _tte("OS", subj, subj.TRTSDT, subj.DTHDT, ev_desc, pd.Series("ADSL.DTHDT", index=subj.index),
@@ -119,7 +122,9 @@ def derive_os(adsl: pd.DataFrame) -> pd.DataFrame:
 
 def derive_dor(adsl: pd.DataFrame, ovr: pd.DataFrame, bor: pd.DataFrame, param: str = "DOR") -> pd.DataFrame:
     """Duration of response: responders (BOR CR/PR), from the first response to PD or death;
-    censored at the last adequate assessment."""
+    censored at the last adequate assessment (as PFS). With the confirmed BOR (``param``
+    DORC, admiralonco's RSD from CRSP) the start is the first assessment of the confirmed
+    response."""
     resp = bor[bor.AVALC.isin(["CR", "PR"])].set_index("USUBJID")
     if resp.empty:  # no responder: an empty parameter, not an error
         return empty_tte()
@@ -132,13 +137,15 @@ def derive_dor(adsl: pd.DataFrame, ovr: pd.DataFrame, bor: pd.DataFrame, param: 
     return _tte(param, subj, start, ev_date, pfs.EVNTDESC, pfs.SRCVAR, pfs.ADT.where(~is_ev), cnsr, pfs.SRCVAR)
 
 
-def derive_ttr(adsl: pd.DataFrame, bor: pd.DataFrame) -> pd.DataFrame:
-    """Time to response among responders: TRTSDT to the first CR/PR (all events)."""
+def derive_ttr(adsl: pd.DataFrame, bor: pd.DataFrame, param: str = "TTR") -> pd.DataFrame:
+    """Time to response among responders: TRTSDT to the first CR/PR (all events). With the
+    confirmed BOR (``param`` TTRC) the date is that of the first assessment of the confirmed
+    response, not of the confirming one (post_ici_definitions 5)."""
     resp = bor[bor.AVALC.isin(["CR", "PR"])].set_index("USUBJID")
     if resp.empty:
         return empty_tte()
     subj = adsl.set_index("USUBJID").reindex(resp.index)
     n = len(resp)
-    return _tte("TTR", subj, subj.TRTSDT, resp.ADT, pd.Series("Response (CR or PR)", index=resp.index),
+    return _tte(param, subj, subj.TRTSDT, resp.ADT, pd.Series("Response (CR or PR)", index=resp.index),
                 pd.Series("ADRS.ADT (first response)", index=resp.index), pd.Series(pd.NaT, index=resp.index),
                 pd.Series(np.ones(n, dtype=int), index=resp.index), pd.Series(None, index=resp.index, dtype=object))

@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="ground-truth folder (default: data/truth in calibrated mode; none in scale mode)")
     ap.add_argument("--no-truth", action="store_true", help="do not write the ground truth")
     ap.add_argument("--progress", action="store_true", help="show a progress bar (useful for big runs)")
+    ap.add_argument("--search-from", type=int, default=None, metavar="K",
+                    help="calibrated mode: start the calibration search at attempt K (0: repeat the whole "
+                         "search; default: the recorded first passing attempt)")
     args = ap.parse_args(argv)
 
     patients = args.patients if args.patients is not None else CALIBRATED_PATIENTS
@@ -39,12 +42,14 @@ def main(argv: list[str] | None = None) -> int:
         truth = None
     t0 = time.perf_counter()
     try:
-        s = generate(out, seed=args.seed, patients=patients, mode=args.mode, truth_dir=truth, progress=args.progress)
+        s = generate(out, seed=args.seed, patients=patients, mode=args.mode, truth_dir=truth, progress=args.progress,
+                     search_from=args.search_from)
     except (ValueError, RuntimeError) as exc:
         print(f"apec_sar.synth: error: {exc}", file=sys.stderr)
         return 2
     dt = time.perf_counter() - t0
-    print(f"wrote {s.mode} extract, seed {s.seed}, {s.records} screened records, to {out} in {dt:.1f} s")
+    print(f"wrote {s.mode} extract, seed {s.seed}, {s.records} screened records, to {out} in {dt:.1f} s"
+          + (f" (calibration attempt {s.calibration_attempts})" if s.calibration_attempts else ""))
     for name, rows in s.rows.items():
         print(f"  {name + '.csv':<26} {rows:>12,d} rows")
     if truth is not None:

@@ -35,11 +35,14 @@ class Targets:
     tolerance: float = 0.03
     pfs_events: tuple[int, int] = (21, 27)
     deaths: tuple[int, int] = (13, 21)
-    # published 95 % CIs (symmetric, SPSS-style); the log-log Brookmeyer-Crowley CIs of the
-    # calibrated cohort must lie within ci_slack months of them
+    # published 95 % CIs (PFS lower, upper, OS lower, upper), symmetric: median +/- 1.96 SE as
+    # SPSS prints it. The calibrated cohort's symmetric CIs (Collett's density-based SE) lie
+    # within sym_slack months of them, and its log-log Brookmeyer-Crowley CIs within ci_slack.
     ci_near: tuple[float, float, float, float] = (4.28, 6.38, 6.26, 14.48)
+    sym_slack: float = 0.3
     ci_slack: tuple[float, float, float, float] = (0.6, 1.0, 1.0, 2.5)
-    max_attempts: int = 200000
+    max_attempts: int = 2_000_000
+    first_attempt: int = 0      # where the search starts (see generate.RECORDED_FIRST_ATTEMPT)
 
 
 @dataclass
@@ -91,8 +94,8 @@ def km_median_ci_loglog(aval: np.ndarray, cnsr: np.ndarray) -> tuple[float, floa
             var += d / (n * (n - d))
         if 0 < s < 1 and var > 0:
             se = np.sqrt(var) / abs(np.log(s))
-            l, u = np.log(-np.log(s)) + np.array([-1.96, 1.96]) * se
-            upper, lower = np.exp(-np.exp(l)), np.exp(-np.exp(u))
+            a, b = np.log(-np.log(s)) + np.array([-1.96, 1.96]) * se
+            upper, lower = np.exp(-np.exp(a)), np.exp(-np.exp(b))
         else:
             upper = lower = s
         if np.isnan(lo) and lower <= 0.5:
@@ -100,6 +103,33 @@ def km_median_ci_loglog(aval: np.ndarray, cnsr: np.ndarray) -> tuple[float, floa
         if np.isnan(hi) and upper <= 0.5:
             hi = float(t)
     return lo, hi
+
+
+def km_median_symmetric_ci(aval: np.ndarray, cnsr: np.ndarray) -> tuple[float, float, float]:
+    """Median +/- 1.96 SE (the symmetric CI SPSS prints), SE(median) = SE(S(median)) / f with
+    the Greenwood SE and the density f = (S(u) - S(l)) / (l - u) between the largest event time
+    u with S(u) >= 0.55 (0 if none) and the smallest l with S(l) <= 0.45 (Collett 2015, 2.4.1).
+    Returns (median, lower, upper) in days; NaN when not estimable."""
+    times = np.unique(aval[cnsr == 0])
+    s, var, med, se_med = 1.0, 0.0, np.nan, np.nan
+    ts, ss = [], []
+    for t in times:
+        n = np.sum(aval >= t)
+        d = np.sum((aval == t) & (cnsr == 0))
+        s *= 1 - d / n
+        var += d / (n * (n - d)) if n > d else np.inf
+        ts.append(float(t))
+        ss.append(s)
+        if np.isnan(med) and s <= 0.5 + 1e-12:
+            med, se_med = float(t), s * np.sqrt(var)
+    ts, ss = np.array(ts), np.array(ss)
+    up, low = np.flatnonzero(ss >= 0.55), np.flatnonzero(ss <= 0.45)
+    if np.isnan(med) or not len(low) or not np.isfinite(se_med):
+        return med, np.nan, np.nan
+    u, su = (ts[up[-1]], ss[up[-1]]) if len(up) else (0.0, 1.0)
+    f = (su - ss[low[0]]) / (ts[low[0]] - u)
+    half = 1.959963984540054 * se_med / f
+    return med, med - half, med + half
 
 
 # --- baseline -------------------------------------------------------------------------------
@@ -171,9 +201,21 @@ def draw_baseline(rng: np.random.Generator, n: int, calibrated: bool, first_seri
     else:
         nl = rng.choice([1, 2, 3], size=n, p=[0.28, 0.69, 0.03])
         res = rng.random(n) < 0.79
+    not_prog = reasons == "ici_not_progressed"
+    nl = np.where(not_prog, np.maximum(nl, 2), nl)          # the ICI line is followed by another line
     a["n_lines"] = np.where(reasons == "no_prior_line", 0, nl)
     a["prior_ici"] = (reasons != "no_prior_ici") & (a["n_lines"] > 0)
-    a["ici_line"] = np.minimum(rng.integers(1, 3, n), np.maximum(a["n_lines"], 1))
+    a["ici_line"] = np.where(not_prog, 1, np.minimum(rng.integers(1, 3, n), np.maximum(a["n_lines"], 1)))
+    # resistance to the prior ICI (SITC); 'not_progressed' for ici_not_progressed, '' without an ICI
+    if calibrated:
+        res_el = np.array([r for r, k in zip(V.RESISTANCE, V.RESISTANCE_CALIBRATED) for _ in range(k)], dtype=object)
+        rng.shuffle(res_el)
+        resist = _choice(rng, V.RESISTANCE, V.RESISTANCE_SHARE, n)
+        resist[elig] = res_el
+    else:
+        resist = _choice(rng, V.RESISTANCE, V.RESISTANCE_SHARE, n)
+    resist = np.where(not_prog, "not_progressed", resist)
+    a["resistance"] = np.where(a["prior_ici"], resist, "").astype(object)
     a["prior_anlotinib"] = reasons == "prior_anlotinib"
     a["resected"] = res
     a["prior_rt"] = rng.random(n) < 0.55
@@ -185,7 +227,9 @@ def draw_baseline(rng: np.random.Generator, n: int, calibrated: bool, first_seri
     brain = np.where(reasons == "symptomatic_brain", 2, np.where(rng.random(n) < 0.03, 1, 0))
     a["brain"] = np.asarray(V.BRAIN_STATUS, dtype=object)[brain]
     a["pregnant"] = np.where(a["sex"] == "F", "N", None).astype(object)
-    a["pdl1"] = np.where(rng.random(n) < 0.15, rng.integers(0, 31, n), -1)
+    grp = rng.choice(3, size=n, p=V.PDL1_GROUP_SHARE)
+    cps = np.select([grp == 0, grp == 1], [0, rng.integers(1, 10, n)], rng.integers(10, 61, n))
+    a["pdl1"] = np.where(rng.random(n) < V.PDL1_TESTED_SHARE, cps, -1)
     a["pd1"] = _choice(rng, V.PD1_AGENTS, V.PD1_SHARE, n)
     a["anl_dose"] = rng.choice(V.ANLOTINIB_START_DOSE, size=n, p=V.ANLOTINIB_DOSE_SHARE)
     a["reduce_at"] = np.where(rng.random(n) < 0.2, rng.integers(2, 8, n), 999)
@@ -253,12 +297,11 @@ def calibrate(seed: int, a: dict, targets: Targets) -> tuple[dict, dict, int]:
     published ones, and no KM step exactly at 0.5. Deterministic: the first passing attempt
     wins."""
     elig = np.flatnonzero(a["eligible"])
-    m = len(elig)
     base = np.array([C.CLS_PR] * targets.bor[1] + [C.CLS_SD] * targets.bor[2] + [C.CLS_PD] * targets.bor[3])
     start = a["start"][elig]
     want_pfs = int(round(targets.median_pfs * MONTH))   # AVAL in days
     want_os = int(round(targets.median_os * MONTH))
-    for k in range(targets.max_attempts):
+    for k in range(targets.first_attempt, targets.max_attempts):
         rng = np.random.default_rng([seed, 1, k])
         cls = rng.permutation(base)
         c = simulate_courses(rng, a, elig, cls, cls != C.CLS_PD)
@@ -291,6 +334,11 @@ def calibrate(seed: int, a: dict, targets: Targets) -> tuple[dict, dict, int]:
         if not (targets.pfs_events[0] <= n_pfs <= targets.pfs_events[1]):
             continue
         if not (targets.deaths[0] <= n_dth <= targets.deaths[1]):
+            continue
+        sym = (*km_median_symmetric_ci(t["pfs_aval"], t["pfs_cnsr"])[1:],
+               *km_median_symmetric_ci(t["os_aval"], t["os_cnsr"])[1:])
+        sym = np.array(sym) / MONTH
+        if np.any(np.isnan(sym)) or np.any(np.abs(sym - np.array(targets.ci_near)) > targets.sym_slack):
             continue
         ci = (*km_median_ci_loglog(t["pfs_aval"], t["pfs_cnsr"]), *km_median_ci_loglog(t["os_aval"], t["os_cnsr"]))
         ci = np.array(ci) / MONTH

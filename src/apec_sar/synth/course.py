@@ -43,6 +43,8 @@ class CourseParams:
     p_ltfu: float = 0.04
     p_tox_stop: float = 0.08
     p_delay: float = 0.10       # a cycle delayed by one week
+    p_interrupt: float = 0.025  # an anlotinib course stopped early (5-11 of its 14 days taken)
+    p_pd1_skip: float = 0.03    # a cycle given without its PD-1 infusion (not the first)
 
 
 def _weibull(rng: np.random.Generator, shape: float, scale: float, n: int) -> np.ndarray:
@@ -159,9 +161,14 @@ def simulate(rng: np.random.Generator, start: np.ndarray, cls: np.ndarray, treat
     cont = np.cumsum(cgap, axis=1)
     cont_ok = (cont < death[:, None]) & (cont <= horizon[:, None])
 
+    # anlotinib days taken per course (14 unless interrupted); cycles without the PD-1 infusion
+    clen = np.where(rng.random((m, K_MAX)) < p.p_interrupt, rng.integers(5, 12, (m, K_MAX)), 14)
+    pd1_skip = (rng.random((m, K_MAX)) < p.p_pd1_skip) & (np.arange(K_MAX)[None, :] > 0)
+
     return dict(vday=vday, perf=perf, resp=resp, pd_idx=pd_idx, pd_day=pd_day, tp=tp, death=death,
                 dbp=dbp, ltfu=ltfu, data_end=data_end, cday=cday, cyc=cyc, last_cycle=last_c,
-                trt_end=trt_end, eot_reason=reason, nact=nact, tox=tox, cont=cont, cont_ok=cont_ok, miss=miss)
+                trt_end=trt_end, eot_reason=reason, nact=nact, tox=tox, cont=cont, cont_ok=cont_ok, miss=miss,
+                clen=clen, pd1_skip=pd1_skip)
 
 
 # --- truth at a data cut-off ----------------------------------------------------------------
@@ -233,13 +240,21 @@ def last_alive(c: dict[str, np.ndarray], start: np.ndarray, cutoff: int) -> np.n
         np.where(c["perf"] & (c["vday"] <= lim), c["vday"], -1).max(axis=1),
         np.where(c["cyc"] & (c["cday"] <= lim), c["cday"], -1).max(axis=1),
     ]
-    # each anlotinib course runs 14 days (day 1-14 of the cycle), ended early by death
+    # each anlotinib course runs 14 days (day 1-14 of the cycle), ended early by an interruption
+    # or death; a course still running at the cut-off shows the patient alive on the cut-off day
     cend = course_end(c)
     cands.append(np.where(c["cyc"] & (cend <= lim), cend, -1).max(axis=1))
+    spans = c["cyc"] & (c["cday"] <= lim) & (cend > lim)
+    cands.append(np.where(spans.any(axis=1), lim[:, 0], -1))
     return np.maximum(np.maximum.reduce(cands), 0)
 
 
+def pd1_given(c: dict[str, np.ndarray]) -> np.ndarray:
+    """(patients x cycles): the cycle's PD-1 infusion was given (combination patients)."""
+    return c["cyc"] & ~c["pd1_skip"]
+
+
 def course_end(c: dict[str, np.ndarray]) -> np.ndarray:
-    """Last day offset of each cycle's 14-day anlotinib course (cut short by death or the end
-    of the extract)."""
-    return np.minimum(c["cday"] + 13, np.minimum(c["death"] - 1, c["data_end"])[:, None])
+    """Last day offset of each cycle's anlotinib course: 14 days, fewer when interrupted (cut
+    short by death or the end of the extract)."""
+    return np.minimum(c["cday"] + c["clen"] - 1, np.minimum(c["death"] - 1, c["data_end"])[:, None])

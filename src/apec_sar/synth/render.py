@@ -24,7 +24,7 @@ DATE_COLUMNS = {
     "demographics": ("BIRTH_DATE",),
     "baseline_disease": ("DIAGNOSIS_DATE", "RESECTION_DATE"),
     "baseline_labs": ("LAB_DATE",),
-    "prior_therapy": ("START_DATE", "END_DATE"),
+    "prior_therapy": ("START_DATE", "END_DATE", "PD_DATE"),
     "exposure": ("START_DATE", "END_DATE"),
     "tumour_assessments": ("ASSESS_DATE",),
     "adverse_events": ("START_DATE", "END_DATE"),
@@ -35,7 +35,7 @@ YN_COLUMNS = {
     "demographics": ("SMOKING", "ALCOHOL", "PREGNANT"),
     "baseline_disease": ("PRIOR_RESECTION", "PRIOR_RADIOTHERAPY", "OTHER_MALIGNANCY_5Y", "UNSTABLE_SYSTEMIC_DISEASE"),
     "tumour_assessments": ("NEW_LESION",),
-    "adverse_events": ("SERIOUS",),
+    "adverse_events": ("IRAE_INV", "SYSTEMIC_STEROID", "HORMONE_REPLACEMENT", "SERIOUS"),
 }
 IDENTIFIER_COLUMNS = ("PATIENT_NAME", "HOSPITAL_NO", "ID_CARD_NO")
 # numeric columns and their decimals
@@ -58,11 +58,13 @@ COLUMNS = {
                          "BRAIN_METASTASIS", "OTHER_MALIGNANCY_5Y", "UNSTABLE_SYSTEMIC_DISEASE"),
     "metastatic_sites": ("SUBJID", "MET_SITE"),
     "baseline_labs": ("SUBJID", "LAB_DATE", "LAB_TEST", "RESULT", "UNIT"),
-    "prior_therapy": ("SUBJID", "SETTING", "LINE", "REGIMEN", "START_DATE", "END_DATE", "BEST_RESPONSE", "STOP_REASON"),
+    "prior_therapy": ("SUBJID", "SETTING", "LINE", "REGIMEN", "START_DATE", "END_DATE", "PD_DATE", "BEST_RESPONSE",
+                      "STOP_REASON"),
     "exposure": ("SUBJID", "CYCLE", "DRUG", "START_DATE", "END_DATE", "DOSE", "DOSE_UNIT", "DOSE_CHANGE", "EOT_REASON"),
     "tumour_assessments": ("SUBJID", "VISIT", "ASSESS_DATE", "TARGET_SUM_MM", "NONTARGET", "NEW_LESION", "INV_RESPONSE"),
     "adverse_events": ("SUBJID", "AE_VERBATIM", "START_DATE", "END_DATE", "CTCAE_GRADE", "REL_ANLOTINIB",
-                       "REL_PD1", "SERIOUS", "ACTION_TAKEN", "OUTCOME"),
+                       "REL_PD1", "IRAE_INV", "SYSTEMIC_STEROID", "HORMONE_REPLACEMENT", "SERIOUS", "ACTION_TAKEN",
+                       "OUTCOME"),
     "follow_up": ("SUBJID", "CONTACT_DATE", "STATUS", "DEATH_DATE", "DEATH_CAUSE"),
     "subsequent_therapy": ("SUBJID", "THERAPY", "START_DATE"),
 }
@@ -309,6 +311,8 @@ class Renderer:
                 cand = cand[days[cand] > self.truth["publication_cutoff"]]
             if file == "adverse_events" and col == "START_DATE":  # AEs with a known end
                 cand = cand[t["END_DATE"][cand] != D.MISSING]
+            if file == "prior_therapy":  # not on the ICI line (its SITC class needs exact dates)
+                cand = cand[~t["_ici"][cand]]
             hit = self._pick(cand, k, 0.01)
             if len(hit):
                 kind = np.where(rng.random(len(hit)) < 0.5, "month", "unk")

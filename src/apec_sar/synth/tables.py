@@ -70,21 +70,8 @@ def build(rng: np.random.Generator, a: dict, c: dict, calibrated: bool, cutoff: 
                              HEIGHT_CM=a["height"], WEIGHT_KG=a["weight"], PREGNANT=a["pregnant"])
 
     # --- prior therapy (backwards from the first dose) and diagnosis --------------------
-    L = 3
-    dur = rng.integers(60, 241, (n, L))
-    gap = rng.integers(14, 41, (n, L))
-    nl = a["n_lines"]
-    ends = np.zeros((n, L), dtype=np.int64)
-    starts = np.zeros((n, L), dtype=np.int64)
-    cur_end = a["start"] - gap[:, 0]
-    for back in range(L):  # back = 0 is the most recent line
-        line = nl - 1 - back  # 0-based line index
-        ok = line >= 0
-        li = np.maximum(line, 0)
-        ends[pi[ok], li[ok]] = cur_end[ok]
-        starts[pi[ok], li[ok]] = cur_end[ok] - dur[ok, back]
-        cur_end = np.where(ok, cur_end - dur[:, back] - gap[:, back], cur_end)
-    first_sys = np.where(nl > 0, starts[:, 0], a["start"] - 30)
+    lines = _prior_lines(rng, a)
+    first_sys = np.where(a["n_lines"] > 0, lines["starts"][:, 0], a["start"] - 30)
     resection = np.where(a["resected"], first_sys - rng.integers(120, 700, n), MISSING)
     diag = np.where(a["resected"], resection - rng.integers(14, 45, n), first_sys - rng.integers(14, 60, n))
     t["baseline_disease"] = dict(
@@ -97,7 +84,8 @@ def build(rng: np.random.Generator, a: dict, c: dict, calibrated: bool, cutoff: 
     t["baseline_disease"]["PDL1_CPS"][a["pdl1"] < 0] = np.nan
 
     # prior lines: a chemotherapy backbone, the ICI in its line, anlotinib for those excluded for it
-    rows_p, rows_l = _pairs(np.arange(L)[None, :] < nl[:, None])
+    nl = a["n_lines"]
+    rows_p, rows_l = _pairs(np.arange(3)[None, :] < nl[:, None])
     m = len(rows_p)
     bb = rng.integers(0, len(V.CHEMO_BACKBONES), m)
     drugs = np.full((m, 3), -1, dtype=np.int64)
@@ -115,11 +103,11 @@ def build(rng: np.random.Generator, a: dict, c: dict, calibrated: bool, cutoff: 
     drugs[anl, 0] = DRUG_ID["anlotinib"]
     drugs[anl, 1] = np.where(has_ici[anl], ici[anl], -1)
     drugs[anl, 2] = -1
-    resp = np.asarray(V.PRIOR_RESPONSES[:4], dtype=object)[rng.choice(4, size=m, p=[0.02, 0.3, 0.38, 0.3])]
-    stop = np.where(last_line, "Progression", np.where(rng.random(m) < 0.8, "Progression", "Toxicity")).astype(object)
+    pd_date = lines["pd"][rows_p, rows_l]
     pt = dict(_pi=rows_p, SUBJID=sid[rows_p], SETTING=_obj(["Advanced"] * m), LINE=(rows_l + 1).astype(float),
-              _drugs=drugs, START_DATE=starts[rows_p, rows_l], END_DATE=ends[rows_p, rows_l],
-              BEST_RESPONSE=resp, STOP_REASON=stop)
+              _drugs=drugs, START_DATE=lines["starts"][rows_p, rows_l], END_DATE=lines["ends"][rows_p, rows_l],
+              PD_DATE=pd_date, BEST_RESPONSE=lines["resp"][rows_p, rows_l], STOP_REASON=lines["stop"][rows_p, rows_l],
+              _ici=has_ici)
     # perioperative (neo)adjuvant chemotherapy after resection: not an advanced-disease line
     adj = np.flatnonzero(a["adjuvant"])
     k = len(adj)
@@ -128,7 +116,8 @@ def build(rng: np.random.Generator, a: dict, c: dict, calibrated: bool, cutoff: 
     adj_start = resection[adj] + rng.integers(25, 50, k)
     per = dict(_pi=adj, SUBJID=sid[adj], SETTING=_obj(["Perioperative"] * k), LINE=np.full(k, np.nan),
                _drugs=adj_drugs, START_DATE=adj_start, END_DATE=adj_start + rng.integers(60, 100, k),
-               BEST_RESPONSE=_obj([None] * k), STOP_REASON=_obj(["Completed"] * k))
+               PD_DATE=np.full(k, MISSING), BEST_RESPONSE=_obj([None] * k), STOP_REASON=_obj(["Completed"] * k),
+               _ici=np.zeros(k, dtype=bool))
     t["prior_therapy"] = _sort_concat([per, pt], key=("_pi", "START_DATE"))
 
     # metastatic sites
@@ -158,7 +147,7 @@ def build(rng: np.random.Generator, a: dict, c: dict, calibrated: bool, cutoff: 
 
     nact = c["nact"] < C.INF
     p_ = np.flatnonzero(nact)
-    ther = rng.integers(0, len(V.SUBSEQUENT_THERAPIES), len(p_))
+    ther = rng.choice(len(V.SUBSEQUENT_THERAPIES), size=len(p_), p=V.SUBSEQUENT_SHARE)
     sdrugs = np.full((len(p_), 3), -1, dtype=np.int64)
     label = np.full(len(p_), None, dtype=object)
     for j, combo in enumerate(V.SUBSEQUENT_THERAPIES):
@@ -171,6 +160,76 @@ def build(rng: np.random.Generator, a: dict, c: dict, calibrated: bool, cutoff: 
     t["subsequent_therapy"] = dict(_pi=p_, SUBJID=sid[p_], _drugs=sdrugs, _label=label,
                                    START_DATE=a["start"][p_] + c["nact"][p_])
     return t
+
+
+def _prior_lines(rng, a) -> dict[str, np.ndarray]:
+    """Dates, best response, stop reason and progression date of every advanced-setting line,
+    built backwards from the first study dose (column 0 = line 1).
+
+    A line ended by progression has its PD date 0-21 days after the last dose and the next
+    line (or the study treatment) 7-35 days after the PD; a line stopped for toxicity without
+    progression is followed by the next line 21-60 days after the last dose. The most recent
+    line always ends in progression (registry inclusion 4). The ICI line follows the patient's
+    SITC resistance class (post_ici_definitions 1; exposure = last - first dose + 1,
+    gap = PD - last dose):
+    primary: exposure 42-160 days, best response PD or SD, PD within 21 days of the last dose;
+    secondary: exposure 190-420 days, best response CR/PR/SD, PD within 21 days;
+    after_discontinuation: stopped for toxicity or completed, best response PR/SD, PD 120-220
+    days after the last dose (> 84);
+    unclassifiable: exposure 14-28 days with PD, or a PR lasting 90-150 days before PD;
+    not_progressed (excluded): stopped for toxicity with SD/PR, no progression before the next line.
+    """
+    n = len(a["site"])
+    L = 3
+    nl, res = a["n_lines"], a["resistance"]
+    starts = np.zeros((n, L), dtype=np.int64)
+    ends = np.zeros((n, L), dtype=np.int64)
+    pdd = np.full((n, L), MISSING, dtype=np.int64)
+    resp = np.full((n, L), None, dtype=object)
+    stop = np.full((n, L), None, dtype=object)
+    u = rng.random((n, L, 4))
+    other_resp = np.asarray(V.PRIOR_RESPONSES[:4], dtype=object)[
+        np.searchsorted(np.cumsum([0.02, 0.3, 0.38, 0.3]), u[:, :, 3] * 0.999999, side="right")]
+    next_start = a["start"].copy()
+    for back in range(L):                               # back = 0: the most recent line
+        line = nl - 1 - back
+        ok = line >= 0
+        uu = u[:, back]
+        rint = lambda lo, hi, k: lo + np.floor(uu[:, k] * (hi - lo + 1)).astype(np.int64)  # noqa: E731,B023
+        li = np.maximum(line, 0)
+        is_ici = ok & a["prior_ici"] & (line + 1 == a["ici_line"])
+        r = np.where(is_ici, res, "other")
+        tox = (r == "other") & (back > 0) & (uu[:, 2] < 0.15)
+        kind = np.where(tox, "toxicity", r)
+        short = uu[:, 2] < 0.5                          # unclassifiable: the two variants
+        dur = np.select([kind == "primary", kind == "secondary", kind == "after_discontinuation",
+                         (kind == "unclassifiable") & short, kind == "unclassifiable", kind == "not_progressed",
+                         kind == "toxicity"],
+                        [rint(42, 160, 0), rint(190, 420, 0), rint(60, 300, 0), rint(14, 28, 0), rint(90, 150, 0),
+                         rint(60, 200, 0), rint(42, 150, 0)], rint(60, 240, 0))
+        gap_pd = np.where(kind == "after_discontinuation", rint(120, 220, 1), rint(0, 21, 1))
+        progressed = ~np.isin(kind, ["not_progressed", "toxicity"])
+        gap_next = np.where(progressed, rint(7, 35, 2), rint(21, 60, 2))
+        pd_day = np.where(progressed, next_start - gap_next, MISSING)
+        end = np.where(progressed, pd_day - gap_pd, next_start - gap_next)
+        start = end - dur + 1
+        rr = uu[:, 3]
+        best = np.select(
+            [kind == "primary", kind == "secondary", kind == "after_discontinuation",
+             (kind == "unclassifiable") & short, kind == "unclassifiable", np.isin(kind, ["not_progressed", "toxicity"])],
+            [np.where(rr < 0.6, "PD", "SD"), np.where(rr < 0.05, "CR", np.where(rr < 0.6, "PR", "SD")),
+             np.where(rr < 0.5, "PR", "SD"), "PD", "PR", np.where(rr < 0.5, "PR", "SD")], "")
+        best = np.where(best == "", other_resp[:, back], best).astype(object)
+        why = np.select([progressed & (kind != "after_discontinuation"), kind == "after_discontinuation"],
+                        ["Progression", np.where(rr < 0.5, "Toxicity", "Completed")], "Toxicity")
+        sel = np.flatnonzero(ok)
+        starts[sel, li[sel]] = start[sel]
+        ends[sel, li[sel]] = end[sel]
+        pdd[sel, li[sel]] = pd_day[sel]
+        resp[sel, li[sel]] = best[sel]
+        stop[sel, li[sel]] = why[sel]
+        next_start = np.where(ok, start, next_start)
+    return dict(starts=starts, ends=ends, pd=pdd, resp=resp, stop=stop)
 
 
 def _sort_concat(parts: list[Table], key: tuple[str, str]) -> Table:
@@ -189,8 +248,10 @@ def _exposure(rng, a, c) -> Table:
     reduced = k_ + 1 >= a["reduce_at"][p_]
     dose = np.where(reduced, np.maximum(dose0 - 2, 8), dose0)
     delayed = (k_ > 0) & (c["cday"][p_, k_] - c["cday"][p_, np.maximum(k_ - 1, 0)] > 21)
-    change = np.where((k_ + 1 == a["reduce_at"][p_]) & (dose0 > 8), "Reduced",
-                      np.where(delayed, "Delayed", None)).astype(object)
+    interrupted = (c["clen"][p_, k_] < 14) & (cend == c["cday"][p_, k_] + c["clen"][p_, k_] - 1)
+    change = np.select([(k_ + 1 == a["reduce_at"][p_]) & (dose0 > 8), interrupted, delayed],
+                       ["Reduced", "Interrupted", "Delayed"], "")
+    change = np.where(change == "", None, change).astype(object)
     n_cyc = c["cyc"].sum(axis=1)
     last = k_ + 1 == n_cyc[p_]
     eot = np.where(last, c["eot_reason"][p_], None).astype(object)
@@ -199,7 +260,7 @@ def _exposure(rng, a, c) -> Table:
                _drugs=np.stack([np.full(m, DRUG_ID["anlotinib"]), np.full(m, -1), np.full(m, -1)], axis=1),
                START_DATE=start, END_DATE=a["start"][p_] + cend, DOSE=dose.astype(float),
                DOSE_UNIT=_obj(["mg"] * m), DOSE_CHANGE=change, EOT_REASON=eot, _ord=np.zeros(m))
-    combo = a["combo"][p_]
+    combo = a["combo"][p_] & C.pd1_given(c)[p_, k_]
     q = np.flatnonzero(combo)
     pd1_id = np.array([DRUG_ID[d] for d in a["pd1"]]) if n else np.zeros(0, dtype=np.int64)
     pd1 = dict(_pi=p_[q], SUBJID=a["subjid"][p_[q]], CYCLE=(k_[q] + 1).astype(float),
@@ -261,21 +322,31 @@ def _assessments(rng, a, c) -> Table:
 
 _ANL_TYPICAL = {"Hypertension", "Palmar-plantar erythrodysesthesia syndrome", "Proteinuria", "Epistaxis", "Diarrhea"}
 _PD1_TYPICAL = {"Hypothyroidism", "Pneumonitis", V.RCCEP_TERM}
+_LIVER = {"Alanine aminotransferase increased", "Aspartate aminotransferase increased"}
+IRAE_WINDOW_DAYS = 90      # immune-type onsets up to 90 days after the last PD-1 infusion
 
 
-def _ae_patients(rng, a, calibrated: bool) -> np.ndarray:
+def _treatment_days(c) -> np.ndarray:
+    """Days from the first dose to the start of the last cycle (0 if untreated)."""
+    return np.maximum(c["last_cycle"], 0)
+
+
+def _ae_patients(rng, a, c, calibrated: bool) -> np.ndarray:
     """Boolean (patients x terms): who has which AE. Calibrated: exact counts among the
-    eligible (everyone >= 1 related AE; anaemia and lymphopenia most frequent)."""
+    eligible (everyone >= 1 related AE; anaemia and lymphopenia most frequent); the PD-1-typical
+    terms go preferentially to patients on treatment longer (weight = days on treatment), as
+    immune-mediated events need time on the antibody."""
     n = len(a["site"])
     T = len(AE_LIST)
     base_p = np.array([V.AE_CALIBRATED_COUNTS[x] / 29 for x in AE_LIST])
     has = rng.random((n, T)) < base_p[None, :] * 0.95
-    cam = a["pd1"] == "camrelizumab"
+    cam = (a["pd1"] == "camrelizumab") & a["combo"]
     r = AE_LIST.index(V.RCCEP_TERM)
     has[:, r] &= cam
     if calibrated:
         el = np.flatnonzero(a["eligible"])
         has[el] = False
+        weight = 21.0 + _treatment_days(c)
         for j, term in enumerate(AE_LIST):
             pool = el[cam[el]] if term == V.RCCEP_TERM else el
             k = V.AE_CALIBRATED_COUNTS[term]
@@ -283,6 +354,9 @@ def _ae_patients(rng, a, calibrated: bool) -> np.ndarray:
                 need = el[~has[el, AE_LIST.index("Anemia")]]
                 rest = rng.permutation(np.setdiff1d(el, need))[: k - len(need)]
                 chosen = np.concatenate([need, rest])
+            elif term in _PD1_TYPICAL:
+                w = weight[pool] / weight[pool].sum()
+                chosen = rng.choice(pool, size=k, replace=False, p=w)
             else:
                 chosen = rng.permutation(pool)[:k]
             has[chosen, j] = True
@@ -291,19 +365,44 @@ def _ae_patients(rng, a, calibrated: bool) -> np.ndarray:
 
 
 def _adverse_events(rng, a, c, calibrated: bool, cutoff: int) -> Table:
-    has = _ae_patients(rng, a, calibrated)
+    """AEs with onset, end, grade, attribution to each drug, the investigator's immune-related
+    judgement (``IRAE_INV``, asked for events at least possibly related to the PD-1 antibody),
+    systemic corticosteroids and hormone replacement given for the event.
+
+    Onsets: most events from day 2 to 30 days after the last dose (skewed early, at most day
+    150); PD-1-typical events (hypothyroidism, pneumonitis, RCCEP) and steroid-treated
+    liver-enzyme elevations from day 21 to 90 days after the last PD-1 infusion. The investigator calls RCCEP and pneumonitis immune-related, about
+    half of the hypothyroidism (the rest is attributed to anlotinib: hormone replacement either
+    way) and a few liver-enzyme elevations (immune hepatitis: steroids); a few other
+    liver-enzyme elevations get steroids without the call."""
+    has = _ae_patients(rng, a, c, calibrated)
     p_, j_ = _pairs(has)
     m = len(p_)
+    n = len(a["site"])
     terms = _obj(AE_LIST)[j_]
     related = ~np.isin(terms, V.UNRELATED_TERMS)
     n_cyc = c["cyc"].sum(axis=1)
-    last_dose = np.where(n_cyc > 0, C.course_end(c)[np.arange(len(n_cyc)), np.maximum(n_cyc - 1, 0)], 0)
-    limit = np.minimum.reduce([last_dose + 30, np.full(len(n_cyc), 150),
-                               c["death"] - 1, np.minimum(c["ltfu"], c["data_end"])])
+    last_dose = np.where(n_cyc > 0, C.course_end(c)[np.arange(n), np.maximum(n_cyc - 1, 0)], 0)
+    given = C.pd1_given(c) & a["combo"][:, None]
+    last_pd1 = np.where(given.any(axis=1), np.where(given, c["cday"], -1).max(axis=1), -1)
+    horizon = np.minimum.reduce([c["death"] - 1, np.minimum(c["ltfu"], c["data_end"])])
     if calibrated:  # the calibrated AE profile is the one seen at the publication cut-off
-        limit = np.where(a["eligible"], np.minimum(limit, cutoff - a["start"]), limit)
-    limit = np.maximum(limit, 2)
-    onset = 1 + np.floor(rng.random(m) ** 1.5 * (limit[p_] - 1)).astype(np.int64)
+        horizon = np.where(a["eligible"], np.minimum(horizon, cutoff - a["start"]), horizon)
+    limit = np.maximum(np.minimum.reduce([last_dose + 30, np.full(n, 150), horizon]), 2)
+    limit_ir = np.minimum(last_pd1 + IRAE_WINDOW_DAYS, horizon)
+    combo = a["combo"][p_]
+    pd1_t = np.isin(terms, list(_PD1_TYPICAL)) & combo
+    # the investigator's immune-related judgement and the treatment of the event
+    v = rng.random(m)
+    hypo = terms == "Hypothyroidism"
+    liver = np.isin(terms, list(_LIVER)) & combo
+    hypo_anl = hypo & pd1_t & (v < 0.5)                    # hypothyroidism attributed to anlotinib
+    immune = (pd1_t & ~hypo_anl) | (liver & (v < 0.15))
+    steroid = (immune & ((terms == "Pneumonitis") | liver)) | (liver & ~immune & (v > 0.8))
+    late = (pd1_t | immune | steroid) & (limit_ir[p_] > 21)
+    u = rng.random(m)
+    onset = np.where(late, 21 + np.floor(u * (limit_ir[p_] - 21)),
+                     1 + np.floor(u ** 1.5 * (limit[p_] - 1))).astype(np.int64)
     end = onset + rng.integers(7, 81, m)
     ongoing = (end >= c["death"][p_]) | (end > c["data_end"][p_]) | (rng.random(m) < 0.05)
     end = np.where(ongoing, C.INF, end)
@@ -316,23 +415,29 @@ def _adverse_events(rng, a, c, calibrated: bool, cutoff: int) -> Table:
     else:
         grade = np.where(lym & (rng.random(m) < 0.05), 3, grade)
     anl_t = np.isin(terms, list(_ANL_TYPICAL))
-    pd1_t = np.isin(terms, list(_PD1_TYPICAL))
     rel_anl = np.select([~related, anl_t, pd1_t], ["Not related", "Related", "Unlikely related"], "Possibly related")
-    rel_pd1 = np.select([~related, pd1_t, anl_t], ["Not related", "Related", "Unlikely related"], "Possibly related")
+    rel_pd1 = np.select([~related | ~combo, pd1_t, anl_t], ["Not related", "Related", "Unlikely related"],
+                        "Possibly related")
+    rel_pd1 = np.where(hypo_anl, "Possibly related", rel_pd1)
+    rel_anl = np.where(hypo_anl, "Related", rel_anl)
+    asked = np.isin(rel_pd1, ["Related", "Possibly related"])
+    irae_inv = np.where(asked, np.where(immune, "Y", "N"), None).astype(object)
+    hormone = hypo & ((grade >= 2) | (v > 0.4))
     action = np.where(related & (rng.random(m) < 0.1), "Dose reduced",
                       np.where(related & (rng.random(m) < 0.05), "Drug interrupted", "None"))
     start = a["start"][p_]
+    yn = lambda x: np.where(x, "Y", "N").astype(object)  # noqa: E731
     out = dict(_pi=p_, SUBJID=a["subjid"][p_], _term=terms, START_DATE=start + onset,
                END_DATE=np.where(ongoing, MISSING, start + end), CTCAE_GRADE=grade.astype(float),
-               REL_ANLOTINIB=rel_anl.astype(object), REL_PD1=rel_pd1.astype(object),
-               SERIOUS=np.where(terms == "Pneumonitis", "Y", "N").astype(object), ACTION_TAKEN=action.astype(object),
+               REL_ANLOTINIB=rel_anl.astype(object), REL_PD1=rel_pd1.astype(object), IRAE_INV=irae_inv,
+               SYSTEMIC_STEROID=yn(steroid), HORMONE_REPLACEMENT=yn(hormone),
+               SERIOUS=yn(terms == "Pneumonitis"), ACTION_TAKEN=action.astype(object),
                OUTCOME=np.where(ongoing, "Not recovered/not resolved", "Recovered/resolved").astype(object))
     order = np.lexsort((j_, out["START_DATE"], p_))
     return {col: v[order] for col, v in out.items()}
 
 
 def _follow_up(rng, a, c) -> Table:
-    n = len(a["site"])
     p_, k_ = _pairs(c["cont_ok"])
     alive = dict(_pi=p_, SUBJID=a["subjid"][p_], CONTACT_DATE=a["start"][p_] + c["cont"][p_, k_],
                  STATUS=_obj(["ALIVE"] * len(p_)), DEATH_DATE=np.full(len(p_), MISSING),

@@ -57,6 +57,7 @@ DRUGS = {
     "capecitabine": ("卡培他滨", "希罗达", "CAP"),
     "tegafur": ("替吉奥", "S-1", "S-1"),
     "irinotecan": ("伊立替康", "开普拓", "CPT-11"),
+    "apatinib": ("阿帕替尼", "艾坦", "YN968D1"),
 }
 DRUG_STYLES = ("inn", "cjk", "brand", "code")
 PD1_AGENTS = ("camrelizumab", "sintilimab", "tislelizumab", "toripalimab", "pembrolizumab", "nivolumab")
@@ -70,12 +71,17 @@ CHEMO_BACKBONES = (
     ("capecitabine",), ("docetaxel",),
 )
 SUBSEQUENT_THERAPIES = (("docetaxel",), ("irinotecan",), ("tegafur",), ("paclitaxel", "nedaplatin"),
-                        ("radiotherapy",))
+                        ("radiotherapy",), ("apatinib",), ("tislelizumab", "docetaxel"))
+SUBSEQUENT_SHARE = (0.22, 0.16, 0.16, 0.14, 0.14, 0.10, 0.08)
 ANLOTINIB_START_DOSE = (12, 10, 8)
 ANLOTINIB_DOSE_SHARE = (0.55, 0.40, 0.05)  # E3 (assumption)
 
 # --- adverse events ---------------------------------------------------------------------
-# CTCAE v5 term -> (system organ class, immune-related?, verbatim variants as sites typed them)
+# CTCAE v5 term -> (system organ class, on the term list of possible immune-mediated AEs?, verbatim
+# variants as sites typed them). The term list (sensitivity definition of an irAE) follows the
+# pooled pembrolizumab categories (post_ici_definitions 2) plus RCCEP, camrelizumab's
+# immune-related skin reaction. RCCEP has no CTCAE v5 term of its own (it is coded "Skin and
+# subcutaneous tissue disorders - Other, specify: RCCEP"); it is named as such.
 AE_TERMS = {
     "Anemia": ("Blood and lymphatic system disorders", False, ("贫血", "anemia", "Anaemia", "Hb decreased", "血红蛋白降低")),
     "Lymphocyte count decreased": ("Investigations", False, ("淋巴细胞减少", "lymphopenia", "Lymphopenia", "LYMPH count decreased", "淋巴细胞计数降低")),
@@ -89,7 +95,7 @@ AE_TERMS = {
     "Diarrhea": ("Gastrointestinal disorders", False, ("腹泻", "diarrhoea", "Diarrhea", "loose stools")),
     "Anorexia": ("Metabolism and nutrition disorders", False, ("食欲下降", "anorexia", "poor appetite", "纳差")),
     "Epistaxis": ("Respiratory, thoracic and mediastinal disorders", False, ("鼻出血", "epistaxis", "nose bleed")),
-    "Skin and subcutaneous tissue disorders - Other, specify": ("Skin and subcutaneous tissue disorders", True, ("反应性皮肤毛细血管增生症", "RCCEP", "capillary hemangioma", "皮肤毛细血管增生")),
+    "Reactive cutaneous capillary endothelial proliferation": ("Skin and subcutaneous tissue disorders", True, ("反应性皮肤毛细血管增生症", "RCCEP", "capillary hemangioma", "皮肤毛细血管增生")),
     "Pneumonitis": ("Respiratory, thoracic and mediastinal disorders", True, ("免疫相关性肺炎", "pneumonitis", "immune pneumonitis", "checkpoint pneumonitis")),
     # not treatment related (disease or intercurrent)
     "Dysphagia": ("Gastrointestinal disorders", False, ("吞咽困难", "dysphagia", "difficulty swallowing")),
@@ -105,11 +111,11 @@ AE_CALIBRATED_COUNTS = {
     "Palmar-plantar erythrodysesthesia syndrome": 8, "Proteinuria": 7, "Hypothyroidism": 7,
     "Alanine aminotransferase increased": 5, "Aspartate aminotransferase increased": 4,
     "Diarrhea": 7, "Anorexia": 6, "Epistaxis": 4,
-    "Skin and subcutaneous tissue disorders - Other, specify": 3, "Pneumonitis": 1,
+    "Reactive cutaneous capillary endothelial proliferation": 3, "Pneumonitis": 1,
     "Dysphagia": 5, "Cough": 4, "Constipation": 4, "Back pain": 2,
 }
 UNRELATED_TERMS = ("Dysphagia", "Cough", "Constipation", "Back pain")
-RCCEP_TERM = "Skin and subcutaneous tissue disorders - Other, specify"
+RCCEP_TERM = "Reactive cutaneous capillary endothelial proliferation"
 RELATIONSHIPS = ("Related", "Possibly related", "Unlikely related", "Not related")
 
 # --- other codes ------------------------------------------------------------------------
@@ -121,17 +127,31 @@ MET_SITES = ("Distant lymph nodes", "Lung", "Liver", "Bone", "Pleura", "Adrenal"
 MET_SHARE = (0.57, 0.33, 0.20, 0.15, 0.08, 0.05, 0.0)  # D8 (assumption); brain set by criteria
 BRAIN_STATUS = ("None", "Asymptomatic", "Symptomatic")
 PRIOR_RESPONSES = ("CR", "PR", "SD", "PD", "NE")
+# Resistance to the prior ICI (SITC; post_ici_definitions 1), drawn per patient so that the
+# ICI line's dates, best response and stop reason produce it: primary, secondary (acquired),
+# progression after discontinuation (> 84 days after the last ICI dose), unclassifiable.
+# Calibrated counts among the 29 analysed (assumption, synthetic_calibration D10: ~40 % benefit
+# >= 6 months, ~60 % PD or short benefit); the share in scale mode.
+RESISTANCE = ("primary", "secondary", "after_discontinuation", "unclassifiable")
+RESISTANCE_CALIBRATED = (14, 9, 3, 3)
+RESISTANCE_SHARE = (0.48, 0.31, 0.11, 0.10)
+# PD-L1 CPS when tested: < 1, 1-9, >= 10 (assumption)
+PDL1_TESTED_SHARE = 0.22
+PDL1_GROUP_SHARE = (0.25, 0.40, 0.35)
 RESPONSES = ("CR", "PR", "SD", "PD", "NE")
 NONTARGET_STATUS = ("Non-CR/Non-PD", "PD", "NE", "Not applicable")
 
 # Screening exclusions (calibrated mode): first failing criterion -> count among 20 excluded.
 # The criteria are the registry's (inclusion 1-5, exclusion 1-6) plus two from the publication
-# (progression on a prior ICI; treatment started July 2020 - March 2022).
+# (Zhu et al., Ann Med 2025: progressed on a prior ICI; treatment started July 2020 - March 2022).
+# ``ici_not_progressed``: an ICI was given but stopped for toxicity with SD/PR and the next line
+# (chemotherapy) followed without a progression on or after the ICI.
 EXCLUSION_COUNTS = {
     "ecog_gt2": 2,              # inclusion 2: ECOG PS 0-2
     "not_escc": 2,              # inclusion 3: squamous histology
     "no_prior_line": 2,         # inclusion 4: progression after >= 1 prior systemic line
-    "no_prior_ici": 3,          # publication: progressed on prior ICI
+    "no_prior_ici": 1,          # publication: progressed on prior ICI (no ICI at all)
+    "ici_not_progressed": 2,    # publication: progressed on prior ICI (ICI stopped for toxicity)
     "no_combination": 3,        # inclusion 5: received anlotinib + PD-1 inhibitor
     "outside_window": 2,        # publication: treatment start July 2020 - March 2022
     "prior_anlotinib": 2,       # exclusion 1
