@@ -622,7 +622,8 @@ def birth_date_ten_years_late_makes_a_minor(r: Raw, b: Base):
     s = b.quiet()[1]
     row = r.rows("demographics", SUBJID=s)[0]
     r.set("demographics", row, "BIRTH_DATE", site_date(s, b.adsl(s).TRTSDT - pd.DateOffset(years=15)))
-    gone = {k: -v for k, v in b.rows_of(s).items()}
+    # no longer eligible, still treated: leaves the efficacy datasets, stays in the safety set (ADAE, ADEX)
+    gone = {k: -v for k, v in b.rows_of(s).items() if k not in ("rows adae", "rows adex")}
     return Queries(new={"P02": {("demographics", row, "BIRTH_DATE")}}, action="excluded in the CONSORT flow",
                    delta={"N": -1, **gone})
 
@@ -657,7 +658,7 @@ def pd1_dose_ten_times_prescribed(r: Raw, b: Base):
 def height_typed_in_metres(r: Raw, b: Base):
     row = r.rows("demographics", SUBJID=b.quiet()[2])[0]
     r.set("demographics", row, "HEIGHT_CM", "1.68")
-    return Queries(new={"P01": {("demographics", row, "HEIGHT_CM")}})
+    return Queries(new={"P06": {("demographics", row, "HEIGHT_CM")}}, action="converted to 168 cm")
 
 
 @case
@@ -877,7 +878,8 @@ def patient_without_tumour_assessments(r: Raw, b: Base):
     r.drop_subject("tumour_assessments", s)
     gone = b.rows_of(s)
     rows = {k: -v for k, v in gone.items() if k in ("rows adrs", "rows adtr")}
-    rows["rows adrs"] += 2                                                       # BOR and CBOR stay (MISSING)
+    adrs = b.derived.datasets["adrs"]
+    rows["rows adrs"] += adrs[adrs.PARAMCD != "OVR"].PARAMCD.nunique()         # the per-patient BOR-type rows stay (MISSING)
     new = {"X02": {("tumour_assessments", 0, "SUBJID")}}
     ex = b.raw["exposure"]
     eot = ex[(ex.SUBJID == s) & (ex.EOT_REASON != "")]

@@ -302,17 +302,19 @@ def test_confirmed_dor_and_ttr():
 
 # --- cleaning: a height in metres ---------------------------------------------------------------
 
-def test_height_recorded_in_metres_is_converted(tmp_path):
-    from apec_sar.clean.extract import _Cleaner
-    c = _Cleaner(tmp_path)
+def test_height_recorded_in_metres_is_converted():
+    from apec_sar.clean.errors import QueryLog
+    from apec_sar.clean.harmonise import heights_in_cm
+    log = QueryLog()
     df = pd.DataFrame({"SRC_ROW": [1, 2, 3], "SUBJID": ["S01-001", "S01-002", "S01-003"],
                        "HEIGHT_CM": ["1.64", "170", "5"]})
-    v = c.height_cm("demographics", df, 120, 210)
+    v = heights_in_cm("demographics", df, log, (120, 210))
     assert v[:2].tolist() == [164.0, 170.0] and np.isnan(v[2])
-    q = c.log.frame()
-    assert q.ROW.tolist() == [1, 3] and q.RULE.tolist() == ["out of range", "out of range"]
+    q = log.frame()
+    assert q.ROW.tolist() == [1, 3] and q.RULE.tolist() == ["height in metres", "out of range"]
+    assert q.CHECK.tolist() == ["P06", "P01"]
     assert q.ACTION.iloc[0] == "recorded in metres: converted to 164 cm; site to confirm"
-    assert ("demographics", "HEIGHT_CM", "height in metres -> cm", 1) in c.harm
+    assert ("demographics", "HEIGHT_CM", "height in metres -> cm", 1) in log.notes
 
 
 def test_rccep_named_as_such():

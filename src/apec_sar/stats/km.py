@@ -116,29 +116,44 @@ def _bands(s, se, conf_type, conf_level):
     return lo, hi
 
 
+def _approx_constant_right(xs: np.ndarray, ys: np.ndarray, v: float) -> float:
+    """R ``approx(xs, ys, v, method = "constant", f = 1)$y`` for one point: NA pairs dropped,
+    points ordered by ``xs``; outside the range NA; on a point its value; between two points the
+    right-hand value. (A confidence band need not be monotone, so the order matters.)"""
+    ok = ~(np.isnan(xs) | np.isnan(ys))
+    xs, ys = xs[ok], ys[ok]
+    if len(xs) == 0:
+        return np.nan
+    order = np.argsort(xs, kind="stable")
+    xs, ys = xs[order], ys[order]
+    if v < xs[0] or v > xs[-1]:
+        return np.nan
+    j = int(np.searchsorted(xs, v, side="left"))
+    if xs[j] == v:
+        return float(ys[j])
+    return float(ys[j])          # xs[j - 1] < v < xs[j]: f = 1 takes the right-hand value
+
+
 def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = TOLERANCE) -> float:
-    """R survival:::findq for one probability: x times (with the origin first), y = 1 - S."""
-    ok = ~np.isnan(y)
-    x, y = x[ok], y[ok]
-    if len(y) == 0 or np.max(y) < p:
+    """R survival:::findq for one probability: x times (with the origin first), y = 1 - S or
+    1 - a confidence band (which may be NA, and need not be monotone)."""
+    if np.all(np.isnan(y)) or np.nanmax(y) < p:
         return np.nan
     xmax = x[-1]
-    keep = np.concatenate([[True], np.diff(y) != 0]) if len(y) else np.zeros(0, bool)
-    # R's duplicated() drops any repeat of an earlier value, not only consecutive ones; y is
-    # monotone so the two agree
+    # R's duplicated(): any repeat of an earlier value (NA repeats NA) is dropped
+    _, first = np.unique(np.where(np.isnan(y), np.inf, y), return_index=True)
+    keep = np.zeros(len(y), dtype=bool)
+    keep[first] = True
     x, y = x[keep], y[keep]
     n = len(y)
-
-    def first_at_least(yy):
-        hits = np.flatnonzero(yy >= p)
-        return int(hits[0]) if len(hits) else -1
-
-    i1, i2 = first_at_least(y + tol), first_at_least(y - tol)
-    q = (x[i1] + x[i2]) / 2 if i1 >= 0 and i2 >= 0 else np.nan
+    pos = np.arange(n, dtype=float)
+    i1 = _approx_constant_right(y + tol, pos, p)
+    i2 = _approx_constant_right(y - tol, pos, p)
+    q = (x[int(i1)] + x[int(i2)]) / 2 if not (np.isnan(i1) or np.isnan(i2)) else np.nan
     if p == 0:
         q = x[0]
-    if abs(p - y[n - 1]) < tol:   # the curve ends exactly at the target: midpoint to the last time
-        q = (x[i1] + xmax) / 2 if i1 >= 0 else np.nan
+    if not np.isnan(y[n - 1]) and abs(p - y[n - 1]) < tol:   # the curve ends exactly at the target
+        q = (x[int(i1)] + xmax) / 2 if not np.isnan(i1) else np.nan
     return float(q)
 
 
