@@ -154,8 +154,9 @@ def test_exposure_by_drug():
     assert stat(a, analysis=p, parameter="ALL", stat="N") == 2
     assert stat(a, analysis=p, parameter="PD1AGENT", stat="n[sintilimab]") == 1
     assert stat(a, analysis=p, parameter="PD1DLYFL", stat="n[Y]") == 1
-    t = E.exposure_table(a.frame())
-    assert t.Drug.tolist().count("Anlotinib") == 1 and t.Drug.tolist().count("PD-1 inhibitor") == 1
+    from apec_sar.tables import describe_table
+    t = describe_table(a.frame(), "All", blocks={an: "Anlotinib", p: "PD-1 inhibitor"})
+    assert t.Characteristic.tolist().count("Anlotinib") == 1 and t.Characteristic.tolist().count("PD-1 inhibitor") == 1
 
 
 # --- prior therapy, PD-L1, subsequent therapy ---------------------------------------------------
@@ -181,7 +182,8 @@ def test_prior_ici_pdl1_and_subsequent_summaries():
     assert stat(b, parameter="PDL1_CPS", stat="n") == 2 and stat(b, parameter="PDL1_CPS", stat="MEDIAN") == 7.5
     c = P.subsequent_therapy_summary(adsl, "t")
     assert stat(c, parameter="NACTTYP", stat="n[Anti-angiogenic TKI]") == 1
-    t = P.summary_table(a.frame())
+    from apec_sar.tables import describe_table
+    t = describe_table(a.frame(), "All")
     assert "  Secondary (acquired)" in t.Characteristic.tolist()
 
 

@@ -173,22 +173,54 @@ def rspt01(ard: pd.DataFrame, params: list[str], labels: dict[str, str]) -> pd.D
     return pd.DataFrame(rows)
 
 
-def describe_table(ard: pd.DataFrame, column_label: str = "Value") -> pd.DataFrame:
-    """DMT01-style rows from :func:`apec_sar.analysis.summary.describe` ARD rows."""
+def describe_table(ard: pd.DataFrame, columns: str | dict[str, str] = "Value",
+                   decimals: dict[str, int] | None = None, blocks: dict[str, str] | None = None) -> pd.DataFrame:
+    """DMT01-style rows from :func:`apec_sar.analysis.summary.describe` ARD rows.
+
+    ``columns``: one column label (a single population), or {POPULATION: label} for one column
+    per population (each headed "label (N = n)"). Continuous variables: n, mean (SD), median
+    (Q1, Q3), min, max with ``decimals[PARAMETER]`` decimals (default 1); categorical: n (%)
+    per level, percentages with one decimal. ``blocks``: {ANALYSIS: heading} puts a heading row
+    before each analysis block (e.g. one block per drug)."""
+    decimals = decimals or {}
+    pops = {ard.POPULATION.iloc[0]: columns} if isinstance(columns, str) else dict(columns)
+    labels = {}
+    for pop, lab in pops.items():
+        a = ard[ard.POPULATION == pop]
+        n = a[(a.PARAMETER == "ALL") & (a.STAT == "N")].VALUE
+        labels[pop] = f"{lab} (N = {int(n.iloc[0])})" if len(n) == 1 else lab
+    body = ard[(ard.PARAMETER != "ALL") & ard.POPULATION.isin(list(pops))]
     rows = []
-    n = int(ard[ard.STAT == "N"].VALUE.iloc[0])
-    for (param, label), g in ard[ard.PARAMETER != "ALL"].groupby(["PARAMETER", "GROUP"], sort=False):
-        st = dict(zip(g.STAT, g.VALUE))
-        if "MEDIAN" in st:
-            rows.append({"Characteristic": label, column_label: ""})
-            rows.append({"Characteristic": "  Median (Q1, Q3)", column_label: f"{fmt(st['MEDIAN'], 1)} ({fmt(st['Q1'], 1)}, {fmt(st['Q3'], 1)})"})
-            rows.append({"Characteristic": "  Range", column_label: f"{fmt(st['MIN'], 1)} - {fmt(st['MAX'], 1)}"})
-            rows.append({"Characteristic": "  Mean (SD)", column_label: f"{fmt(st['MEAN'], 1)} ({fmt(st['SD'], 1)})"})
-        else:
-            rows.append({"Characteristic": label + ", n (%)", column_label: ""})
-            for s in g.STAT:
-                if s.startswith("n["):
-                    lev = s[2:-1]
-                    rows.append({"Characteristic": f"  {lev}",
-                                 column_label: f"{int(st[s])} ({fmt(st['pct[' + lev + ']'], 1)})"})
-    return pd.DataFrame(rows).rename(columns={column_label: f"{column_label} (N = {n})"})
+
+    def cell(st, pop, kind, d):
+        if st is None:
+            return ""
+        if kind == "n":
+            return str(int(st["n"]))
+        if int(st.get("n", 0)) == 0:
+            return "-"
+        if kind == "mean":
+            return f"{fmt(st['MEAN'], d + 1)} ({fmt(st['SD'], d + 1)})"
+        if kind == "median":
+            return f"{fmt(st['MEDIAN'], d + 1)} ({fmt(st['Q1'], d + 1)}, {fmt(st['Q3'], d + 1)})"
+        return f"{fmt(st['MIN'], d)}, {fmt(st['MAX'], d)}"
+
+    for analysis, a in body.groupby("ANALYSIS", sort=False):
+        if blocks and analysis in blocks:
+            rows.append({"Characteristic": blocks[analysis], **{labels[p]: "" for p in pops}})
+        for (param, label), g in a.groupby(["PARAMETER", "GROUP"], sort=False):
+            st = {p: dict(zip(g[g.POPULATION == p].STAT, g[g.POPULATION == p].VALUE)) for p in pops}
+            if any("MEDIAN" in v for v in st.values()):
+                d = decimals.get(param, 1)
+                rows.append({"Characteristic": label, **{labels[p]: "" for p in pops}})
+                for name, kind in (("n", "n"), ("Mean (SD)", "mean"), ("Median (Q1, Q3)", "median"), ("Min, max", "range")):
+                    rows.append({"Characteristic": f"  {name}",
+                                 **{labels[p]: cell(st[p] or None, p, kind, d) for p in pops}})
+            else:
+                rows.append({"Characteristic": label + ", n (%)", **{labels[p]: "" for p in pops}})
+                levels = list(dict.fromkeys(s[2:-1] for s in g.STAT if s.startswith("n[")))
+                for lev in levels:
+                    rows.append({"Characteristic": f"  {lev}", **{
+                        labels[p]: (f"{int(st[p][f'n[{lev}]'])} ({fmt(st[p][f'pct[{lev}]'], 1)})"
+                                    if f"n[{lev}]" in st[p] else "0") for p in pops}})
+    return pd.DataFrame(rows, columns=["Characteristic", *labels.values()])

@@ -76,32 +76,3 @@ def exposure_by_drug(adex: pd.DataFrame, output_id: str, population: str = "Safe
         ("PD1DLYFL", "At least one infusion delayed >= 7 days", ["Y", "N"]),
     ], output_id, "exposure: PD-1 inhibitor", population))
     return ard
-
-
-def exposure_table(ard: pd.DataFrame) -> pd.DataFrame:
-    """EXT01-style display: one block per drug, continuous variables as median (Q1, Q3) and
-    range, categorical ones as n (%) of the patients who received the drug."""
-    from ..stats.rounding import fmt
-    rows = []
-    for analysis, drug in (("exposure: anlotinib", ANL), ("exposure: anlotinib, reduced", None),
-                           ("exposure: PD-1 inhibitor", PD1)):
-        a = ard[ard.ANALYSIS == analysis]
-        if a.empty:
-            continue
-        n = int(a[a.STAT == "N"].VALUE.iloc[0])
-        if drug:
-            rows.append({"Drug": drug, "Characteristic": f"Patients treated, N = {n}", "Value": ""})
-        for (_param, label), g in a[a.PARAMETER != "ALL"].groupby(["PARAMETER", "GROUP"], sort=False):
-            st = dict(zip(g.STAT, g.VALUE))
-            if "MEDIAN" in st:
-                val = (f"{fmt(st['MEDIAN'], 2)} ({fmt(st['Q1'], 2)}, {fmt(st['Q3'], 2)}); "
-                       f"range {fmt(st['MIN'], 2)} - {fmt(st['MAX'], 2)}; n = {int(st['n'])}") if st["n"] else "-"
-                rows.append({"Drug": "", "Characteristic": f"{label}, median (Q1, Q3)", "Value": val})
-            else:
-                rows.append({"Drug": "", "Characteristic": f"{label}, n (%)", "Value": ""})
-                for s in g.STAT:
-                    if s.startswith("n["):
-                        lev = s[2:-1]
-                        rows.append({"Drug": "", "Characteristic": f"  {lev}",
-                                     "Value": f"{int(st[s])} ({fmt(st['pct[' + lev + ']'], 1)})"})
-    return pd.DataFrame(rows)

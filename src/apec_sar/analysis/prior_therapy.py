@@ -65,27 +65,3 @@ def subsequent_therapy_summary(adsl: pd.DataFrame, output_id: str, population: s
     return describe(adsl, [("NACTFL", "Subsequent anticancer therapy", ["Y", "N"]),
                            ("NACTTYP", "Type of the first subsequent therapy", SUBSEQUENT_LEVELS)],
                     output_id, "subsequent therapy", population)
-
-
-def summary_table(ard: pd.DataFrame) -> pd.DataFrame:
-    """Display rows for the ARD of :func:`prior_ici_summary`, :func:`pdl1_summary` or
-    :func:`subsequent_therapy_summary`: categorical n (%), continuous n / median (Q1, Q3) /
-    range (months or CPS)."""
-    from ..stats.rounding import fmt
-    rows = []
-    for _analysis, a in ard.groupby("ANALYSIS", sort=False):
-        n = int(a[a.STAT == "N"].VALUE.iloc[0])
-        for (_param, label), g in a[a.PARAMETER != "ALL"].groupby(["PARAMETER", "GROUP"], sort=False):
-            st = dict(zip(g.STAT, g.VALUE))
-            if "MEDIAN" in st:
-                k = int(st["n"])
-                rows.append({"Characteristic": f"{label} (n = {k} of {n})",
-                             "Value": (f"median {fmt(st['MEDIAN'], 2)} ({fmt(st['Q1'], 2)}, {fmt(st['Q3'], 2)}); "
-                                       f"range {fmt(st['MIN'], 2)} - {fmt(st['MAX'], 2)}") if k else "-"})
-            else:
-                rows.append({"Characteristic": f"{label}, n (%) of {n}", "Value": ""})
-                for s in g.STAT:
-                    if s.startswith("n["):
-                        lev = s[2:-1]
-                        rows.append({"Characteristic": f"  {lev}", "Value": f"{int(st[s])} ({fmt(st['pct[' + lev + ']'], 1)})"})
-    return pd.DataFrame(rows)

@@ -61,9 +61,14 @@ def query_listing(queries: pd.DataFrame, key: pd.DataFrame) -> pd.DataFrame:
 
 
 def populations(adsl: pd.DataFrame) -> pd.DataFrame:
-    rows = [("Patients screened (unique)", len(adsl), "all patients in the screening log after de-duplication"),
-            ("Eligible = analysis set (EFFFL)", int((adsl.EFFFL == "Y").sum()), "all eligibility criteria met"),
-            ("Safety set (SAFFL)", int((adsl.SAFFL == "Y").sum()), "eligible and received at least one dose")]
+    """The analysis populations with their size and definition (ADSL flags)."""
+    rows = [("Patients screened (unique)", len(adsl), "every patient of the screening log, after de-duplication"),
+            ("Analysis set (EFFFL)", int((adsl.EFFFL == "Y").sum()),
+             "every eligibility criterion met (all were treated); the population of every efficacy analysis"),
+            ("Response-evaluable set (RSEVALFL)", int((adsl.RSEVALFL == "Y").sum()),
+             "analysis set with measurable disease at baseline and at least one post-baseline tumour assessment"),
+            ("Safety set (SAFFL)", int((adsl.SAFFL == "Y").sum()),
+             "every screened patient who received at least one dose of either study drug, analysed as treated")]
     return pd.DataFrame(rows, columns=["POPULATION", "N", "DEFINITION"])
 
 
