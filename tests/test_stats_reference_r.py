@@ -145,7 +145,7 @@ def test_ard_cox_agrees_with_r(derived, tmp_path):
     from apec_sar.analysis import cox as C
 
     d = C.analysis_frame(derived.datasets["adsl"], derived.datasets["adtte"], "PFS")
-    ard = C.cox_models(d, "PFS", "test")[0].frame()
+    ard = C.cox_models(d, "PFS", {"cox": "test", "firth": "test", "ph": "test"})[0].frame()
     multi = ard[ard.ANALYSIS == "Cox multivariable"]
     src, ref = tmp_path / "pfs.csv", tmp_path / "cox.csv"
     d[["time", "status", "ECOGGR1", "NLRGR1", "METLIVER"]].to_csv(src, index=False)
@@ -160,9 +160,18 @@ def test_ard_cox_agrees_with_r(derived, tmp_path):
     rscript(R_DIR / "zph_reference.R", src, tmp_path / "zph.csv",
             "relevel(factor(ECOGGR1), '0') + relevel(factor(NLRGR1), '<5') + relevel(factor(METLIVER), 'N')", "efron")
     z = pd.read_csv(tmp_path / "zph.csv").query("transform == 'km' and terms")
-    ph = ard[ard.ANALYSIS == "PH test (multivariable)"]
+    ph = ard[(ard.ANALYSIS == "PH test (multivariable)") & (ard.STAT == "P_PH")]
     assert ph.GROUP.tolist() == ["ECOGGR1", "NLRGR1", "METLIVER", "GLOBAL"]
     close(ph.VALUE.to_numpy(dtype=float), z.p.to_numpy(), "ARD PH test p vs cox.zph")
+    chisq = ard[(ard.ANALYSIS == "PH test (multivariable)") & (ard.STAT == "CHISQ")]
+    close(chisq.VALUE.to_numpy(dtype=float), z.chisq.to_numpy(), "ARD PH test chi-square vs cox.zph")
+    # Holm across the univariable factors, against R p.adjust on the same Wald p-values
+    uni = ard[ard.ANALYSIS.str.startswith("Cox univariable") & ard.STAT.isin(["P_WALD", "P_HOLM"])]
+    wald = uni[uni.STAT == "P_WALD"].VALUE.to_numpy(dtype=float)
+    holm = uni[uni.STAT == "P_HOLM"].VALUE.to_numpy(dtype=float)
+    rp = r_frame("out <- data.frame(p = p.adjust(c(" + ", ".join(repr(float(x)) for x in wald) + "), 'holm'))",
+                 tmp_path / "holm.csv")
+    close(holm, rp.p.to_numpy(), "ARD Holm-adjusted univariable p vs R p.adjust")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,12 @@
-"""Cox models (univariable, pre-specified multivariable, Firth-penalised sensitivity), PH
-tests, subgroup response rates, and an immortal-time-safe landmark analysis of irAEs."""
+"""Prognostic-factor Cox models (exploratory): univariable for each factor, a multivariable model
+of three factors limited by the events per variable, Firth's penalised fit as the small-sample
+sensitivity, proportional-hazards tests (R >= 3.0 ``cox.zph``), subgroup response rates, and
+the display tables, all from the ARD.
+
+Inference is exploratory (29 patients): p-values are nominal and two-sided; across the family
+of univariable factors of one endpoint they are also shown Holm-adjusted (``p_adjust``). The
+factors and the multivariable model are those of the SAP (``report/sap.qmd``), written after the
+publication; nothing here is confirmatory."""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ import pandas as pd
 
 from ..ard import ARD
 from ..stats.binom import clopper_pearson
+from ..stats.logistic import p_adjust
 from ..stats.cox import CoxResult, fit_cox, ph_test
 from ..stats.firth import FirthResult, fit_firth
 
@@ -22,9 +30,8 @@ COVARIATES = {
     "NLRGR1": ("NLR", ["<5", ">=5"]),
     "PD1GR": ("PD-1 inhibitor", ["camrelizumab", "other"]),
 }
-MULTIVARIABLE = ["ECOGGR1", "NLRGR1", "METLIVER"]   # pre-specified, EPV-aware (3 terms)
+MULTIVARIABLE = ["ECOGGR1", "NLRGR1", "METLIVER"]   # the SAP's model: three terms for about 25 events
 COX_METHOD = "Cox PH, Efron ties, Wald 95% CI; p: Wald (term), likelihood ratio (model)"
-LANDMARK_DAYS = 91
 
 
 def analysed_with_groups(adsl: pd.DataFrame) -> pd.DataFrame:
@@ -48,7 +55,9 @@ def _add_model(ard: ARD, res: CoxResult, output_id: str, param: str, model: str,
     a = lambda group, stat, v: ard.add(output_id, f"Cox {model}", "Analysis set", param, group, stat, v, method)  # noqa: E731
     a("MODEL", "N", res.n)
     a("MODEL", "EVENTS", res.events)
+    a("MODEL", "EPV", res.epv)
     a("MODEL", "LR_STAT", res.lr_stat)
+    a("MODEL", "LR_DF", res.lr_df)
     a("MODEL", "LR_P", res.lr_p)
     a("MODEL", "CONVERGED", float(res.converged))
     for r in res.table.itertuples():
@@ -59,22 +68,31 @@ def _add_model(ard: ARD, res: CoxResult, output_id: str, param: str, model: str,
             a(r.covariate, "P_LR", r.p_lr)
 
 
-def cox_models(d: pd.DataFrame, param: str, output_id: str) -> tuple[ARD, dict[str, CoxResult]]:
+def cox_models(d: pd.DataFrame, param: str, output_ids: dict[str, str]) -> tuple[ARD, dict[str, CoxResult]]:
+    """Univariable models (one per factor; Wald p and, across the factors, Holm-adjusted p),
+    the multivariable model (LR test per term), Firth's fit of the same model, and its PH tests.
+    ``output_ids``: {"cox": ..., "firth": ..., "ph": ...} -- the outputs that show them."""
     ard, fits = ARD(), {}
+    oid = output_ids["cox"]
     for cov, (_label, levels) in COVARIATES.items():
         r = fit_cox(d, "time", "status", {cov: levels})
         fits[f"uni:{cov}"] = r
-        _add_model(ard, r, output_id, param, f"univariable {cov}", COX_METHOD)
+        _add_model(ard, r, oid, param, f"univariable {cov}", COX_METHOD)
+    p_uni = [fits[f"uni:{c}"].table.p_wald.iloc[0] if len(fits[f"uni:{c}"].table) else np.nan for c in COVARIATES]
+    for (cov, (_label, levels)), ph in zip(COVARIATES.items(), p_adjust(p_uni, "holm")):
+        ard.add(oid, f"Cox univariable {cov}", "Analysis set", param, f"{cov}[{levels[1]} vs {levels[0]}]", "P_HOLM", ph,
+                f"Wald p adjusted by Holm's method across the {len(COVARIATES)} univariable factors of {param}")
     multi = {c: COVARIATES[c][1] for c in MULTIVARIABLE}
     r = fit_cox(d, "time", "status", multi)
     fits["multi"] = r
-    _add_model(ard, r, output_id, param, "multivariable", COX_METHOD)
+    _add_model(ard, r, oid, param, "multivariable", COX_METHOD)
     rf = fit_firth(d, "time", "status", multi)
     fits["firth"] = rf
-    _add_firth(ard, rf, output_id, param)
+    _add_firth(ard, rf, output_ids["firth"], param)
+    zph_method = ("score test for g(t) x terms, g = 1 - KM(t-) (R survival >= 3.0 cox.zph); per term and GLOBAL")
     for row in ph_test(r).itertuples():
-        ard.add(output_id, "PH test (multivariable)", "Analysis set", param, row.term, "P_PH", row.p,
-                "score test for g(t) x terms, g = 1 - KM(t-) (R survival >= 3.0 cox.zph); per term and GLOBAL")
+        for stat, v in (("CHISQ", row.chisq), ("DF", row.df), ("P_PH", row.p)):
+            ard.add(output_ids["ph"], "PH test (multivariable)", "Analysis set", param, row.term, stat, v, zph_method)
     return ard, fits
 
 
@@ -126,46 +144,75 @@ def subgroup_orr(adsl: pd.DataFrame, adrs: pd.DataFrame, output_id: str) -> tupl
     return ard, pd.DataFrame(rows)
 
 
-def irae_landmark(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, param: str, output_id: str,
-                  landmark_days: int = LANDMARK_DAYS) -> tuple[ARD, CoxResult, pd.DataFrame]:
-    """Landmark analysis (avoids immortal-time bias): patients still at risk at the landmark,
-    grouped by an immune-related AE with onset on or before it; time from the landmark."""
-    d = analysis_frame(adsl, adtte, param)
-    d = d[d.AVAL > landmark_days].copy()
-    ir = adae[(adae.AEIRFL == "Y") & (adae.TRTEMFL == "Y") & (adae.ASTDY <= landmark_days)].USUBJID.unique()
-    d["IRAE"] = np.where(d.USUBJID.isin(ir), "Y", "N")
-    d["time"] = (d.AVAL - landmark_days) / 30.4375
-    r = fit_cox(d, "time", "status", {"IRAE": ["N", "Y"]})
-    ard = ARD()
-    _add_model(ard, r, output_id, param, f"landmark {landmark_days} days irAE", COX_METHOD + f"; landmark at day {landmark_days}")
-    counts = d.groupby("IRAE").agg(patients=("USUBJID", "size"), events=("status", "sum")).reset_index()
-    for row in counts.itertuples():
-        ard.add(output_id, f"Cox landmark {landmark_days} days irAE", "Landmark set", param, f"IRAE={row.IRAE}",
-                "N", row.patients)
-        ard.add(output_id, f"Cox landmark {landmark_days} days irAE", "Landmark set", param, f"IRAE={row.IRAE}",
-                "EVENTS", row.events)
-    return ard, r, counts
+def _getter(ard: pd.DataFrame):
+    def val(analysis, param, group, stat):
+        r = ard[(ard.ANALYSIS == analysis) & (ard.PARAMETER == param) & (ard.GROUP == group) & (ard.STAT == stat)]
+        return float(r.VALUE.iloc[0]) if len(r) else float("nan")
+    return val
 
 
 def cox_table(ard: pd.DataFrame) -> pd.DataFrame:
-    """Univariable and multivariable HRs side by side, one row per factor and endpoint,
-    formatted from the ARD rows written by :func:`cox_models`."""
+    """Univariable and multivariable HRs side by side, one row per factor, a block per endpoint
+    with the multivariable model's n, events, events per variable and LR test; from the ARD
+    rows written by :func:`cox_models`."""
     from ..stats.rounding import fmt, fmt_p
-
-    def val(model, param, term, stat):
-        r = ard[(ard.ANALYSIS == f"Cox {model}") & (ard.PARAMETER == param) & (ard.GROUP == term) & (ard.STAT == stat)]
-        return float(r.VALUE.iloc[0]) if len(r) else float("nan")
-
+    val = _getter(ard)
+    ci = lambda v: f"{fmt(v[0], 2)} ({fmt(v[1], 2)}, {fmt(v[2], 2)})"  # noqa: E731
     out = []
     for param in ard[ard.ANALYSIS.str.startswith("Cox univariable")].PARAMETER.unique():
+        n, ev, epv = (val("Cox multivariable", param, "MODEL", s) for s in ("N", "EVENTS", "EPV"))
+        lr, df, p = (val("Cox multivariable", param, "MODEL", s) for s in ("LR_STAT", "LR_DF", "LR_P"))
+        out.append({"Factor": f"{param}: multivariable model n = {int(n)}, events = {int(ev)}, events per variable "
+                              f"{fmt(epv, 1)}; LR chi-square {fmt(lr, 2)} on {int(df)} df, p = {fmt_p(p)}",
+                    "Events / n": "", "Univariable HR (95% CI)": "", "p": "", "p (Holm)": "",
+                    "Multivariable HR (95% CI)": "", "p (LR)": ""})
         for cov, (label, levels) in COVARIATES.items():
             term = f"{cov}[{levels[1]} vs {levels[0]}]"
-            uni = [val(f"univariable {cov}", param, term, s) for s in ("HR", "LOWER", "UPPER", "P_WALD")]
-            mul = [val("multivariable", param, term, s) for s in ("HR", "LOWER", "UPPER", "P_WALD")]
+            model = f"Cox univariable {cov}"
+            uni = [val(model, param, term, s) for s in ("HR", "LOWER", "UPPER")]
             in_multi = cov in MULTIVARIABLE
-            out.append({"Endpoint": param, "Factor": f"{label}: {levels[1]} vs {levels[0]}",
-                        "Univariable HR (95% CI)": f"{fmt(uni[0], 2)} ({fmt(uni[1], 2)}, {fmt(uni[2], 2)})",
-                        "p": fmt_p(uni[3]),
-                        "Multivariable HR (95% CI)": f"{fmt(mul[0], 2)} ({fmt(mul[1], 2)}, {fmt(mul[2], 2)})" if in_multi else "",
-                        "p (multi)": fmt_p(mul[3]) if in_multi else ""})
+            mul = [val("Cox multivariable", param, term, s) for s in ("HR", "LOWER", "UPPER")]
+            out.append({"Factor": f"  {label}: {levels[1]} vs {levels[0]}",
+                        "Events / n": f"{int(val(model, param, 'MODEL', 'EVENTS'))} / {int(val(model, param, 'MODEL', 'N'))}",
+                        "Univariable HR (95% CI)": ci(uni), "p": fmt_p(val(model, param, term, "P_WALD")),
+                        "p (Holm)": fmt_p(val(model, param, term, "P_HOLM")),
+                        "Multivariable HR (95% CI)": ci(mul) if in_multi else "",
+                        "p (LR)": fmt_p(val("Cox multivariable", param, cov, "P_LR")) if in_multi else ""})
+    return pd.DataFrame(out)
+
+
+def firth_table(ard: pd.DataFrame) -> pd.DataFrame:
+    """The multivariable model by maximum likelihood (Wald CI) and by Firth's penalised
+    likelihood (profile CI, penalised LR p), one row per term, a block per endpoint."""
+    from ..stats.rounding import fmt, fmt_p
+    val = _getter(ard)
+    out = []
+    for param in ard[ard.ANALYSIS == "Cox multivariable Firth"].PARAMETER.unique():
+        out.append({"Term": param, "ML HR (95% Wald CI)": "", "p (Wald)": "", "Firth HR (95% profile CI)": "",
+                    "p (penalised LR)": ""})
+        for cov in MULTIVARIABLE:
+            label, levels = COVARIATES[cov]
+            term = f"{cov}[{levels[1]} vs {levels[0]}]"
+            ml = [val("Cox multivariable", param, term, s) for s in ("HR", "LOWER", "UPPER", "P_WALD")]
+            fi = [val("Cox multivariable Firth", param, term, s) for s in ("HR", "LOWER", "UPPER", "P")]
+            out.append({"Term": f"  {label}: {levels[1]} vs {levels[0]}",
+                        "ML HR (95% Wald CI)": f"{fmt(ml[0], 2)} ({fmt(ml[1], 2)}, {fmt(ml[2], 2)})", "p (Wald)": fmt_p(ml[3]),
+                        "Firth HR (95% profile CI)": f"{fmt(fi[0], 2)} ({fmt(fi[1], 2)}, {fmt(fi[2], 2)})",
+                        "p (penalised LR)": fmt_p(fi[3])})
+    return pd.DataFrame(out)
+
+
+def ph_table(ard: pd.DataFrame) -> pd.DataFrame:
+    """Proportional-hazards score tests of the multivariable model: per term and GLOBAL."""
+    from ..stats.rounding import fmt, fmt_p
+    labels = {c: f"{COVARIATES[c][0]}: {COVARIATES[c][1][1]} vs {COVARIATES[c][1][0]}" for c in MULTIVARIABLE}
+    labels["GLOBAL"] = "Global test"
+    ph = ard[ard.ANALYSIS == "PH test (multivariable)"]
+    out = []
+    for param in ph.PARAMETER.unique():
+        g = ph[ph.PARAMETER == param]
+        for term in g.GROUP.unique():
+            st = dict(zip(g[g.GROUP == term].STAT, g[g.GROUP == term].VALUE))
+            out.append({"Endpoint": param, "Term": labels.get(term, term), "Chi-square": fmt(st["CHISQ"], 2),
+                        "df": str(int(st["DF"])), "p": fmt_p(st["P_PH"])})
     return pd.DataFrame(out)

@@ -129,26 +129,58 @@ def irae_time_dependent_cox(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.Da
     return ard, cp
 
 
+def landmark_frame(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, param: str, landmark: int,
+                   flag: str = "AEIRFL") -> tuple[pd.DataFrame, int]:
+    """The patients still at risk after day ``landmark`` (AVAL > L), with IRAE = Y for an irAE
+    with onset on or before day L, and ``time`` in months from the landmark; and the number of
+    patients of the efficacy set."""
+    d0 = survival_frame(adsl, adtte, param)
+    onset = d0.USUBJID.map(first_irae_day(adae, flag))
+    keep = d0.AVAL > landmark
+    d = d0[keep].copy()
+    d["IRAE"] = np.where(onset[keep] <= landmark, "Y", "N")
+    d["time"] = (d.AVAL - landmark) / DAYS_PER_MONTH
+    return d, len(d0)
+
+
+def landmark_logrank(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, param: str, landmark: int,
+                     output_id: str, flag: str = "AEIRFL") -> ARD:
+    """Log-rank test of ``param`` from the landmark between patients with and without an irAE by
+    the landmark (R ``survdiff``): chi-square, df, p, observed and expected events per group."""
+    from ..stats.compare import logrank_test
+    d, _ = landmark_frame(adsl, adtte, adae, param, landmark, flag)
+    ard = ARD()
+    pop = f"At risk after day {landmark}"
+    meth = f"log-rank test from the landmark at day {landmark} (R survdiff)"
+    if d.IRAE.nunique() < 2 or not d.event.sum():
+        ard.add(output_id, f"irAE landmark {landmark} days log-rank", pop, param, "ALL", "P", np.nan, meth + "; not estimable")
+        return ard
+    lr = logrank_test(d, "time", "event", "IRAE")
+    for stat, v in (("CHISQ", lr.chisq), ("DF", lr.df), ("P", lr.p)):
+        ard.add(output_id, f"irAE landmark {landmark} days log-rank", pop, param, "ALL", stat, v, meth)
+    for row in lr.table.itertuples():
+        ard.add(output_id, f"irAE landmark {landmark} days log-rank", pop, param, f"IRAE={row.group}", "OBSERVED",
+                row.observed, meth)
+        ard.add(output_id, f"irAE landmark {landmark} days log-rank", pop, param, f"IRAE={row.group}", "EXPECTED",
+                row.expected, meth)
+    return ard
+
+
 def irae_landmarks(adsl: pd.DataFrame, adtte: pd.DataFrame, adae: pd.DataFrame, param: str, output_id: str,
                    landmarks=LANDMARK_DAYS, flag: str = "AEIRFL") -> ARD:
     """Landmark analyses at each landmark (days): patients at risk after the landmark, by an
     irAE with onset on or before it; per group N, events and the Kaplan-Meier median from the
     landmark (months, Brookmeyer-Crowley CI); the Cox hazard ratio irAE vs none."""
-    d0 = survival_frame(adsl, adtte, param)
-    onset = d0.USUBJID.map(first_irae_day(adae, flag))
     ard = ARD()
     for L in landmarks:
-        keep = d0.AVAL > L
-        d = d0[keep].copy()
-        d["IRAE"] = np.where(onset[keep] <= L, "Y", "N")
-        d["time"] = (d.AVAL - L) / DAYS_PER_MONTH
+        d, n_all = landmark_frame(adsl, adtte, adae, param, L, flag)
         analysis = f"irAE landmark {L} days"
         pop = f"At risk after day {L}"
         meth = f"landmark at day {L} from the first dose; time from the landmark"
         add = lambda group, stat, v, m=meth: ard.add(output_id, analysis, pop, param, group, stat, v, m)  # noqa: E731,B023
-        add("ALL", "N_SCREENED", len(d0))
+        add("ALL", "N_SCREENED", n_all)
         add("ALL", "N", len(d))
-        add("ALL", "EXCLUDED", len(d0) - len(d))
+        add("ALL", "EXCLUDED", n_all - len(d))
         for g in ("Y", "N"):
             x = d[d.IRAE == g]
             add(f"IRAE={g}", "N", len(x))
