@@ -13,16 +13,30 @@ def publication_figures() -> pd.DataFrame:
 
 
 def concordance(ard: pd.DataFrame) -> pd.DataFrame:
+    """Every published figure beside the SAR's value derived at the publication's cut-off, the
+    difference, the tolerance and the verdict ("agrees" when |difference| <= tolerance, else
+    "differs"). Tolerances (data/reference/publication.csv): counts exactly; percentages and
+    medians within the publication's rounding (0.05); the published median CIs, which are
+    symmetric (median +/- 1.96 SE, as SPSS prints them) within 0.3 months of the SAR's
+    symmetric CI -- the SAR's own Brookmeyer-Crowley CI is shown beside it and is not expected to
+    agree (another method)."""
     pub = publication_figures()
+
+    def value(output_id, parameter, group, stat):
+        hit = ard[(ard.OUTPUT_ID.astype(str) == output_id) & (ard.PARAMETER == parameter) & (ard.GROUP == group)
+                  & (ard.STAT == stat)]
+        return (float(hit.VALUE.iloc[0]) if len(hit) == 1 else float("nan")), len(hit)
+
     rows = []
     for r in pub.itertuples():
-        hit = ard[(ard.OUTPUT_ID.astype(str) == r.OUTPUT_ID) & (ard.PARAMETER == r.PARAMETER) & (ard.GROUP == r.GROUP)
-                  & (ard.STAT == r.STAT)]
-        sar = float(hit.VALUE.iloc[0]) if len(hit) == 1 else float("nan")
-        published = float(r.PUBLISHED)
+        sar, n_rows = value(r.OUTPUT_ID, r.PARAMETER, r.GROUP, r.STAT)
+        alt = value(r.OUTPUT_ID, r.PARAMETER, r.GROUP, r.ALT_STAT)[0] if r.ALT_STAT else float("nan")
+        published, tol = float(r.PUBLISHED), float(r.TOLERANCE)
+        diff = sar - published
+        verdict = "agrees" if abs(diff) <= tol + 1e-9 else "differs"
         rows.append({"ID": r.ID, "Quantity": r.QUANTITY, "Unit": r.UNIT, "Published": published, "SAR": sar,
-                     "Difference": sar - published, "Source": r.SOURCE, "Note": r.NOTE,
-                     "ARD rows": len(hit)})
+                     "Difference": diff, "Tolerance": tol, "Verdict": verdict, "SAR primary method": alt,
+                     "Source": r.SOURCE, "Note": r.NOTE, "ARD rows": n_rows})
     return pd.DataFrame(rows)
 
 
@@ -44,15 +58,36 @@ def publication_ard() -> pd.DataFrame:
     a = adsl[adsl.EFFFL == "Y"]
     eff = set(a.USUBJID)
     ard = ARD()
-    ard.extend(describe(a, [], "14.1.2", "demographics and baseline", "Analysis set"))
+    ard.extend(describe(a, [], "tbl-dmt01", "demographics and baseline", "Analysis set"))
     ard.extend(describe(a, [("PRLINES", "Prior systemic lines for advanced disease", [1, 2, 3]),
-                            ("PRIOR_RESECTION", "Prior oesophagectomy", ["Y", "N"])], "14.1.3", "prior therapy",
+                            ("PRIOR_RESECTION", "Prior oesophagectomy", ["Y", "N"])], "tbl-prior", "prior therapy",
                         "Analysis set"))
     adrs = d.datasets["adrs"]
-    ard.extend(response_summary(adrs[adrs.USUBJID.isin(eff)], "14.2.1", "BOR"))
+    ard.extend(response_summary(adrs[adrs.USUBJID.isin(eff)], "tbl-rspt01", "BOR"))
     adtte = d.datasets["adtte"]
     for p in ("PFS", "OS"):
-        ard.extend(tte_summary(adtte[adtte.USUBJID.isin(eff)], p, "14.2.5")[0])
+        ard.extend(tte_summary(adtte[adtte.USUBJID.isin(eff)], p, "tbl-ttet01")[0])
     # the publication's safety analysis covers its 29 eligible patients
-    ard.extend(overview(d.datasets["adae"], adsl, "14.3.1", flag="EFFFL", population="Safety set"))
+    ard.extend(overview(d.datasets["adae"], adsl, "tbl-aet01", flag="EFFFL", population="Safety set"))
     return ard.frame()
+
+
+def concordance_table(conc: pd.DataFrame) -> pd.DataFrame:
+    """Display rows: counts as integers, percentages to one decimal, months to two; the SAR's own
+    method beside the symmetric CI limits the publication printed."""
+    from ..stats.rounding import fmt
+
+    def show(v, unit):
+        if v != v:
+            return ""
+        return str(int(round(v))) if unit == "patients" else fmt(v, 1 if unit == "%" else 2)
+
+    return pd.DataFrame({
+        "Quantity": [f"{q} ({u})" if u != "patients" else f"{q}, n" for q, u in zip(conc.Quantity, conc.Unit)],
+        "Published": [show(v, u) for v, u in zip(conc.Published, conc.Unit)],
+        "SAR": [show(v, u) for v, u in zip(conc.SAR, conc.Unit)],
+        "Difference": [show(v, u) if u != "patients" else str(int(round(v))) for v, u in zip(conc.Difference, conc.Unit)],
+        "Tolerance": [show(v, u) if u != "patients" else "exact" for v, u in zip(conc.Tolerance, conc.Unit)],
+        "Verdict": conc.Verdict,
+        "SAR, Brookmeyer-Crowley CI": [show(v, u) for v, u in zip(conc["SAR primary method"], conc.Unit)],
+        "Source": conc.Source})
