@@ -245,3 +245,28 @@ def test_data_error_line_found_in_a_traceback_text():
     text = "Traceback (most recent call last):\n  ...\n\x1b[0;31mDataError\x1b[0m: data/raw/x.csv: bad. What to do: y."
     assert data_error_message(RuntimeError(text)) == "data/raw/x.csv: bad. What to do: y."
     assert data_error_message(RuntimeError("ValueError: no")) is None
+
+
+def test_notebooks_run_in_dependency_order_two_at_a_time(tmp_path, monkeypatch):
+    """01 -> 02 -> (03, 04 side by side) ; 09 needs nothing: it may start at once."""
+    import threading
+    import time as _time
+
+    from apec_sar import pipeline
+    log, lock = [], threading.Lock()
+
+    def fake(path, cwd=None):
+        with lock:
+            log.append(("start", path.name[:2]))
+        _time.sleep(0.2)
+        with lock:
+            log.append(("end", path.name[:2]))
+    monkeypatch.setattr(pipeline, "execute_notebook", fake)
+    todo = [tmp_path / f"{n}_x.ipynb" for n in ("01", "02", "03", "04", "09")]
+    done = []
+    pipeline.run_notebooks(todo, tmp_path, 2, lambda nb: done.append(nb.name[:2]))
+    pos = {ev: i for i, ev in enumerate(log)}
+    assert pos[("end", "01")] < pos[("start", "02")] < pos[("end", "02")] < pos[("start", "03")]
+    assert pos[("start", "04")] < pos[("end", "03")]            # 03 and 04 ran at the same time
+    assert pos[("start", "09")] < pos[("end", "01")]            # 09 depends on nothing
+    assert sorted(done) == ["01", "02", "03", "04", "09"]

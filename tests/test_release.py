@@ -114,3 +114,16 @@ def test_recorded_commit_tree_is_extracted(tmp_path):
     tree = extract_commit(h["built_from_commit"], tmp_path / "tree", ROOT)
     assert (tree / "data" / "datalock.json").is_file() and (tree / "src" / "apec_sar" / "pipeline.py").is_file()
     assert not (tree / "releases" / "v1.0").exists()          # the tree v1.0 was built from, before its release
+
+
+def test_set_variables_changes_only_the_sar_block(tmp_path):
+    from apec_sar.release import set_variables
+    (tmp_path / "_variables.yml").write_text(
+        '# comment\nsar:\n  version: "2.0"\n  status: "final"\n  data-cutoff: "2023-06-30"\n'
+        'sap:\n  version: "1.0"\n  status: "final"\n', encoding="utf-8")
+    (tmp_path / "_quarto.yml").write_text('book:\n  output-file: "APEC-SAR-v2.0"\n', encoding="utf-8")
+    set_variables(tmp_path, "3.1", "draft", "2023-12-31")
+    assert (tmp_path / "_variables.yml").read_text(encoding="utf-8") == (
+        '# comment\nsar:\n  version: "3.1"\n  status: "draft"\n  data-cutoff: "2023-12-31"\n'
+        'sap:\n  version: "1.0"\n  status: "final"\n')
+    assert 'output-file: "APEC-SAR-v3.1"' in (tmp_path / "_quarto.yml").read_text(encoding="utf-8")

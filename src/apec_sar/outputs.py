@@ -34,10 +34,17 @@ class Output:
     number: str        # e.g. 14.2.5, B.1, 16.2.6
     title: str
     notebook: str      # notebook stem without .ipynb, e.g. 05_survival
+    sap: str = ""      # the SAP section that plans it (its anchor, e.g. sec-sap-methods), or "post hoc"
+    ard: tuple[str, ...] = ()                  # ARD OUTPUT_IDs of the statistics it shows
+    data: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (dataset, variables) it is built from
+
+    @property
+    def post_hoc(self) -> bool:
+        return self.sap == "post hoc"
 
     @property
     def caption(self) -> str:
-        return f"{self.kind} {self.number} {self.title}"
+        return f"{self.kind} {self.number} {self.title}" + (" [post hoc]" if self.post_hoc else "")
 
 
 def registry_file(root: Path | None = None) -> Path:
@@ -66,7 +73,9 @@ def load_outputs(root: Path | None = None) -> list[Output]:
             number = f"{sec}.{seq[sec]}"
         else:
             raise ValueError(f"{path}: {label}: give a section or a number")
-        out.append(Output(label, kind, number, str(e["title"]), str(e["notebook"])))
+        data = tuple((str(ds), tuple(str(v) for v in vs)) for ds, vs in (e.get("data") or {}).items())
+        ard = tuple(e["ard"]) if "ard" in e else ((label,) if kind != "Listing" else ())
+        out.append(Output(label, kind, number, str(e["title"]), str(e["notebook"]), str(e.get("sap", "")), ard, data))
     numbers = [(o.kind == "Listing", o.number) for o in out]
     if len(set(numbers)) != len(numbers):
         raise ValueError(f"{path}: two outputs share a number")

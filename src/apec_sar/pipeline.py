@@ -81,8 +81,12 @@ def notebooks(root: Path) -> list[Path]:
 
 # what each notebook reads from the others (by number); everything also depends on src/,
 # _variables.yml and the locked raw data
+ANALYSES = ["03", "04", "05", "06", "07", "08"]
 DEPENDS = {"01": [], "02": ["01"], "03": ["02"], "04": ["02"], "05": ["02"], "06": ["02"], "07": ["02"],
-           "08": ["01"], "09": [], "10": ["03", "04", "05", "06", "07"]}
+           "08": ["01"], "09": [], "10": ANALYSES, "11": ANALYSES + ["10"], "12": ANALYSES}
+# files other than src/, the configuration and the raw data that a notebook reads
+EXTRA_INPUTS = {"10": ["releases/history.yml"], "11": ["report/text/*.md", "releases/history.yml"],
+                "12": ["report/outputs.yml", "report/*.qmd"]}
 
 
 def _hash_files(paths) -> str:
@@ -107,16 +111,73 @@ def stamps(root: Path, lock: str) -> dict[str, str]:
     configuration, the data lock (and the release history for the history notebook)."""
     import hashlib
     base = _hash_files([p for p in (root / "src").rglob("*.py")] + [root / "_variables.yml"]
-                       + list((root / "data" / "mappings").glob("*.csv")) + [root / "data" / "reference" / "publication.csv"])
-    hist = root / "releases" / "history.yml"
+                       + [root / "data" / "data_dictionary.yml", root / "data" / "reference" / "publication.csv"]
+                       + list((root / "data" / "mappings").glob("*.csv")))
     out: dict[str, str] = {}
     for nb in notebooks(root):
         num = nb.name[:2]
         parts = [base, lock, _code_hash(nb)] + [out.get(d, "") for d in DEPENDS.get(num, [])]
-        if num == "10" and hist.is_file():
-            parts.append(_hash_files([hist]))
+        extra = [p for pattern in EXTRA_INPUTS.get(num, []) for p in sorted(root.glob(pattern))]
+        if extra:
+            parts.append(_hash_files(extra))
         out[num] = hashlib.sha256("|".join(parts).encode()).hexdigest()
     return out
+
+
+def run_notebooks(todo: list[Path], root: Path, workers: int, on_done, debug: bool = False) -> None:
+    """Execute ``todo`` with up to ``workers`` kernels at a time, each notebook once all the
+    notebooks it depends on (DEPENDS) have finished; ``on_done(path)`` after each. The first
+    failure stops the scheduling of new notebooks and is raised once the running ones end."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+    pending = {nb.name[:2]: nb for nb in todo}
+    running: dict = {}
+    failure: BaseException | None = None
+
+    def ready(num: str) -> bool:
+        busy = {n for n, _ in running.values()}
+        return all(d not in pending and d not in busy for d in DEPENDS.get(num, []))
+
+    def start(num: str):
+        nb = pending.pop(num)
+        print(f"[report] execute {nb.relative_to(root)} ...", flush=True)
+        t0 = time.perf_counter()
+
+        def job():
+            execute_notebook(nb)
+            return nb, time.perf_counter() - t0
+        return pool.submit(job)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        while pending or running:
+            if failure is None:
+                for num in sorted(pending):
+                    if len(running) < workers and ready(num):
+                        nb = pending[num]
+                        running[start(num)] = (num, nb)
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                num, nb = running.pop(fut)
+                try:
+                    _, secs = fut.result()
+                except Exception as exc:  # a failed notebook: let the running ones end, start no more
+                    failure = failure or (exc if debug else _located(exc, nb.relative_to(root)))
+                    pending.clear()
+                    continue
+                print(f"[report] execute {nb.relative_to(root)}: done in {secs:.1f} s", flush=True)
+                on_done(nb)
+    if failure is not None:
+        raise failure
+
+
+def _located(exc: BaseException, where: Path) -> BaseException:
+    message = data_error_message(exc)
+    if message is None:
+        return exc
+    stop = DataStop(message, str(where))
+    stop.__cause__ = exc          # --debug shows the notebook's own traceback
+    return stop
 
 
 def execute_notebook(path: Path, cwd: Path | None = None) -> None:
@@ -138,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-render", action="store_true", help="run the notebooks only")
     ap.add_argument("--all", action="store_true", help="re-run every notebook, changed or not")
     ap.add_argument("--debug", action="store_true", help="show the full traceback of a raw-data error")
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                    help="notebooks executed at the same time (default: 2, or 1 on a one-core machine)")
     args = ap.parse_args(argv)
     try:
         return _run(args)
@@ -164,21 +227,23 @@ def _run(args) -> int:
     fresh = args.all or not stamp_file.is_file() or not all(p.exists() for p in outputs)
     old = {} if fresh else json.loads(stamp_file.read_text())
     new = stamps(root, lock)
+    todo = []
     for nb in nbs:
         num = nb.name[:2]
         if old.get(num) == new[num]:
             print(f"[report] {nb.relative_to(root)}: unchanged, not re-run", flush=True)
-            continue
-        try:
-            _step(f"execute {nb.relative_to(root)}", lambda nb=nb: execute_notebook(nb))
-        except Exception as exc:
-            message = data_error_message(exc)
-            if message is None or args.debug:
-                raise
-            raise DataStop(message, str(nb.relative_to(root))) from None
-        old[num] = new[num]
+        else:
+            todo.append(nb)
+
+    def done(nb: Path) -> None:
+        old[nb.name[:2]] = new[nb.name[:2]]
         stamp_file.parent.mkdir(parents=True, exist_ok=True)
         stamp_file.write_text(json.dumps(old, indent=1, sort_keys=True))
+    t0 = time.perf_counter()
+    run_notebooks(todo, root, args.jobs, done, args.debug)
+    if todo:
+        print(f"[report] notebooks: {len(todo)} executed in {time.perf_counter() - t0:.1f} s "
+              f"({args.jobs} at a time)", flush=True)
     if args.no_render:
         return 0
     quarto = shutil.which("quarto")

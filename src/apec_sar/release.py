@@ -50,11 +50,19 @@ def history(root: Path | None = None) -> list[dict]:
 
 
 def set_variables(root: Path, version: str, status: str, cutoff: str) -> None:
+    """Set ``sar.version``, ``sar.status`` and ``sar.data-cutoff`` in _variables.yml (only in the
+    ``sar:`` block; comments and the other blocks are kept as written) and the book's output file
+    name in _quarto.yml."""
     p = root / "_variables.yml"
     text = p.read_text(encoding="utf-8")
-    lines = []
+    lines, block = [], None
     for line in text.splitlines():
         s = line.strip()
+        if line and not line[0].isspace() and not s.startswith("#"):
+            block = s.split(":")[0]
+        if block != "sar":
+            lines.append(line)
+            continue
         if s.startswith("version:"):
             line = line[: line.index("version:")] + f'version: "{version}"'
         elif s.startswith("status:"):
