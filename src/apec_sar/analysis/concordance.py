@@ -91,3 +91,23 @@ def concordance_table(conc: pd.DataFrame) -> pd.DataFrame:
         "Verdict": conc.Verdict,
         "SAR, Brookmeyer-Crowley CI": [show(v, u) for v, u in zip(conc["SAR primary method"], conc.Unit)],
         "Source": conc.Source})
+
+
+def concordance_ard(conc: pd.DataFrame, output_id: str) -> "ARD":
+    """The concordance table as ARD rows (PARAMETER = the published figure's ID): the published
+    value, the SAR's, the difference, the tolerance, the SAR's own-method value (ALT) and AGREES
+    (1/0); and, PARAMETER "ALL", the number of figures compared, agreeing and differing."""
+    from ..ard import ARD
+    from ..config import PUBLICATION_CUTOFF
+    ard = ARD()
+    pop = f"Analysis set at the publication cut-off ({PUBLICATION_CUTOFF})"
+    meth = "published figure beside the SAR's value derived at the publication's cut-off; agrees: |difference| <= tolerance"
+    for r in conc.to_dict("records"):
+        for stat, v in (("PUBLISHED", r["Published"]), ("SAR", r["SAR"]), ("DIFFERENCE", r["Difference"]),
+                        ("TOLERANCE", r["Tolerance"]), ("ALT", r["SAR primary method"]),
+                        ("AGREES", float(r["Verdict"] == "agrees"))):
+            ard.add(output_id, "concordance", pop, r["ID"], "All", stat, v, meth)
+    ard.add(output_id, "concordance", pop, "ALL", "All", "N", len(conc), meth)
+    ard.add(output_id, "concordance", pop, "ALL", "All", "AGREE_N", int((conc.Verdict == "agrees").sum()), meth)
+    ard.add(output_id, "concordance", pop, "ALL", "All", "DIFFER_N", int((conc.Verdict == "differs").sum()), meth)
+    return ard

@@ -216,3 +216,67 @@ def ph_table(ard: pd.DataFrame) -> pd.DataFrame:
             out.append({"Endpoint": param, "Term": labels.get(term, term), "Chi-square": fmt(st["CHISQ"], 2),
                         "df": str(int(st["DF"])), "p": fmt_p(st["P_PH"])})
     return pd.DataFrame(out)
+
+
+LOGISTIC_METHOD = ("logistic regression (statsmodels GLM, binomial, logit), univariable; odds ratio with "
+                   "profile-likelihood 95% CI (R confint.glm); p: likelihood-ratio test of the factor; "
+                   "p (Holm): adjusted across the factors")
+
+
+def orr_logistic(adsl: pd.DataFrame, adrs: pd.DataFrame, output_id: str) -> tuple[ARD, dict]:
+    """Objective response (unconfirmed BOR CR/PR) on each prognostic factor of COVARIATES by
+    univariable logistic regression: responders / n per level, the odds ratio of the second level
+    against the first (reference) with its profile-likelihood 95% CI, the likelihood-ratio p and
+    its Holm adjustment across the factors (nominal, exploratory). A level with no or only
+    responders separates: the odds ratio is not estimable (NE) and its p comes from the LR test."""
+    from ..stats.logistic import logistic_regression
+    a = analysed_with_groups(adsl)
+    bor = adrs[adrs.PARAMCD == "BOR"].set_index("USUBJID").AVALC
+    a["RESP"] = a.USUBJID.map(bor).isin(["CR", "PR"]).astype(int)
+    ard, fits, p_lr = ARD(), {}, []
+    for cov, (_label, levels) in COVARIATES.items():
+        r = logistic_regression(a, "RESP", {cov: levels})
+        fits[cov] = r
+        term = f"{cov}[{levels[1]} vs {levels[0]}]"
+        row = r.table[r.table.term != "(Intercept)"].iloc[0]
+        separated = any("separation" in m for m in r.messages)
+        add = lambda stat, v, cov=cov, term=term: ard.add(output_id, f"logistic univariable {cov}", "Analysis set",  # noqa: E731
+                                                          "ORR", term, stat, v, LOGISTIC_METHOD)
+        for lev in levels:
+            g = a[a[cov] == lev]
+            ard.add(output_id, f"logistic univariable {cov}", "Analysis set", "ORR", f"{cov}={lev}", "N", len(g), LOGISTIC_METHOD)
+            ard.add(output_id, f"logistic univariable {cov}", "Analysis set", "ORR", f"{cov}={lev}", "RESPONDERS",
+                    int(g.RESP.sum()), LOGISTIC_METHOD)
+        add("N", r.n)
+        add("OR", np.nan if separated else row.odds_ratio)
+        add("OR_LCL", np.nan if separated else row.pl_lower)
+        add("OR_UCL", np.nan if separated else row.pl_upper)
+        add("P_WALD", np.nan if separated else row.p_wald)
+        p = float(r.term_tests.p_lr.iloc[0])
+        add("P_LR", p)
+        p_lr.append(p)
+    for (cov, (_label, levels)), ph in zip(COVARIATES.items(), p_adjust(p_lr, "holm")):
+        ard.add(output_id, f"logistic univariable {cov}", "Analysis set", "ORR", f"{cov}[{levels[1]} vs {levels[0]}]",
+                "P_HOLM", ph, LOGISTIC_METHOD)
+    return ard, fits
+
+
+def orr_logistic_table(ard: pd.DataFrame) -> pd.DataFrame:
+    """Rows of :func:`orr_logistic`: factor, responders / n of each level, OR (95% profile CI),
+    LR p and Holm-adjusted p."""
+    from ..stats.rounding import fmt, fmt_p
+    val = _getter(ard)
+    out = []
+    for cov, (label, levels) in COVARIATES.items():
+        model = f"logistic univariable {cov}"
+        term = f"{cov}[{levels[1]} vs {levels[0]}]"
+        resp = [f"{int(val(model, 'ORR', f'{cov}={lev}', 'RESPONDERS'))} / {int(val(model, 'ORR', f'{cov}={lev}', 'N'))}"
+                for lev in levels]
+        orr = val(model, "ORR", term, "OR")
+        out.append({"Factor": f"{label}: {levels[1]} vs {levels[0]}",
+                    "Responders / n (reference)": f"{resp[0]} ({levels[0]})",
+                    "Responders / n (comparison)": f"{resp[1]} ({levels[1]})",
+                    "Odds ratio (95% CI)": "NE (separation)" if orr != orr else
+                    f"{fmt(orr, 2)} ({fmt(val(model, 'ORR', term, 'OR_LCL'), 2)}, {fmt(val(model, 'ORR', term, 'OR_UCL'), 2)})",
+                    "p (LR)": fmt_p(val(model, "ORR", term, "P_LR")), "p (Holm)": fmt_p(val(model, "ORR", term, "P_HOLM"))})
+    return pd.DataFrame(out)

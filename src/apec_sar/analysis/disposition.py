@@ -84,3 +84,17 @@ def consort_figure_table(consort: pd.DataFrame, adsl: pd.DataFrame) -> tuple[pd.
     labels = {**FIGURE_LABELS, "Patients excluded": FIGURE_LABELS["Patients excluded"]
               + f"; {treated} of them treated (safety set)"}
     return pd.concat([head, tail], ignore_index=True), labels
+
+
+def consort_ard(consort: pd.DataFrame, populations: pd.DataFrame, output_ids: tuple[str, str]) -> ARD:
+    """The CONSORT counts (``consort``: STEP, CRITERION, N; output ``output_ids[0]``) and the
+    population sizes (``populations``: POPULATION, N; ``output_ids[1]``) as ARD rows: PARAMETER is
+    the step (the population), GROUP the criterion id ("IN2", "PUB1", ...) for an exclusion,
+    else "All"."""
+    ard = ARD()
+    for r in consort.itertuples():
+        crit = r.CRITERION if isinstance(r.CRITERION, str) and r.STEP.startswith("Excluded: ") else ""
+        ard.add(output_ids[0], "CONSORT", "Screened", r.STEP.strip(), crit.split(" ")[0] if crit else "All", "N", int(r.N))
+    for r in populations.itertuples():
+        ard.add(output_ids[1], "populations", r.POPULATION, r.POPULATION, "All", "N", int(r.N))
+    return ard

@@ -17,9 +17,22 @@ def efficacy_listing(adrs: pd.DataFrame, adtte: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index().fillna("")
 
 
-def severe_ae_listing(adae: pd.DataFrame, min_grade: int = 3) -> pd.DataFrame:
-    a = adae[(adae.AETOXGR >= min_grade) & (adae.TRTEMFL == "Y")]
-    cols = ["USUBJID", "AEDECOD", "AESOC", "AETOXGR", "ASTDY", "AREL", "AESER", "AEACN", "AEOUT"]
+AE_LISTING_COLUMNS = ["USUBJID", "AEDECOD", "AESOC", "AETOXGR", "ASTDY", "AREL", "AESER", "AEACN", "AEOUT"]
+
+
+def ae_listing(adae: pd.DataFrame, rows: pd.Series, empty: str) -> pd.DataFrame:
+    """Treatment-emergent AEs selected by ``rows`` (a boolean mask of ``adae``), by patient and
+    onset; a one-row null report saying ``empty`` when none is selected."""
+    a = adae[rows & (adae.TRTEMFL == "Y")]
     if a.empty:
-        return pd.DataFrame({"Listing": [f"No treatment-emergent adverse event of grade {min_grade} or higher."]})
-    return a[cols].sort_values(["USUBJID", "ASTDY"]).reset_index(drop=True)
+        return pd.DataFrame({"Listing": [empty]})
+    return a[AE_LISTING_COLUMNS].sort_values(["USUBJID", "ASTDY"]).reset_index(drop=True)
+
+
+def severe_ae_listing(adae: pd.DataFrame, min_grade: int = 3) -> pd.DataFrame:
+    return ae_listing(adae, adae.AETOXGR >= min_grade,
+                      f"No treatment-emergent adverse event of grade {min_grade} or higher.")
+
+
+def serious_ae_listing(adae: pd.DataFrame) -> pd.DataFrame:
+    return ae_listing(adae, adae.AESER == "Y", "No serious treatment-emergent adverse event.")

@@ -186,3 +186,118 @@ def time_to_response_table(ard: pd.DataFrame) -> pd.DataFrame:
                      "Median (Q1, Q3), months": f"{fmt(st['MEDIAN'], 2)} ({fmt(st['Q1'], 2)}, {fmt(st['Q3'], 2)})" if n else "-",
                      "Range, months": f"{fmt(st['MIN'], 2)} - {fmt(st['MAX'], 2)}" if n else "-"})
     return pd.DataFrame(rows)
+
+
+# --- best percentage change in the target-lesion sum -------------------------------------------
+
+PR_THRESHOLD, PD_THRESHOLD = 30, 20      # RECIST 1.1: a 30% decrease of the sum (PR), a 20% increase (PD)
+BEST_CHANGE_LEVELS = ["Reduction of 30% or more", "Reduction of less than 30%", "No change or increase of less than 20%",
+                      "Increase of 20% or more", "No post-baseline measurement"]
+
+
+def best_change_category(pchg: pd.Series) -> pd.Series:
+    """The RECIST 1.1 thresholds applied to the best % change of the target-lesion sum: a
+    reduction of >= 30% (the PR threshold), a smaller reduction, no change or an increase < 20%,
+    an increase >= 20% (the PD threshold for the sum; RECIST's 5 mm absolute rule is not applied
+    to a best change), and no post-baseline measurement."""
+    out = pd.Series(BEST_CHANGE_LEVELS[4], index=pchg.index, dtype=object)
+    x = pchg.astype(float)
+    out[x <= -PR_THRESHOLD] = BEST_CHANGE_LEVELS[0]
+    out[(x > -PR_THRESHOLD) & (x < 0)] = BEST_CHANGE_LEVELS[1]
+    out[(x >= 0) & (x < PD_THRESHOLD)] = BEST_CHANGE_LEVELS[2]
+    out[x >= PD_THRESHOLD] = BEST_CHANGE_LEVELS[3]
+    return out
+
+
+def best_change_summary(best: pd.DataFrame, output_id: str, population: str = "Analysis set") -> ARD:
+    """Best % change from baseline in the sum of target lesions (``best``: one row per patient,
+    :func:`best_change`): n, mean (SD), median (Q1, Q3), range among patients with a
+    post-baseline measurement, and patients by RECIST threshold (:func:`best_change_category`)."""
+    from .summary import describe
+    d = best.assign(BEST_CAT=best_change_category(best.BEST_PCHG))
+    return describe(d, [("BEST_PCHG", "Best change from baseline, %", "continuous"),
+                        ("BEST_CAT", "Best change from baseline", BEST_CHANGE_LEVELS)],
+                    output_id, "best change in target-lesion sum", population)
+
+
+# --- efficacy by the response to and resistance against the prior ICI ------------------------
+
+PRIOR_ICI_GROUPINGS = {
+    "PRICIBR": ("Best response on the prior ICI", ["CR", "PR", "SD", "PD"]),
+    "RESISTYP": ("Resistance to the prior ICI (SITC)", ["Primary", "Secondary (acquired)", "PD after discontinuation",
+                                                       "Unclassifiable"]),
+}
+
+
+def efficacy_by_group(adsl: pd.DataFrame, adrs: pd.DataFrame, adtte: pd.DataFrame, by: str, levels: list[str],
+                      output_id: str, population: str = "Analysis set", min_n: int = 1) -> ARD:
+    """ORR and DCR (unconfirmed BOR; Clopper-Pearson 95% CI) and PFS (events, Kaplan-Meier
+    median with its Brookmeyer-Crowley 95% CI) within each level of ``by`` among the patients of
+    ``adsl`` (the population), and the log-rank test of PFS across the levels with at least
+    ``min_n`` patients (R ``survdiff``; nominal, exploratory). Levels without patients give n = 0
+    rows (a null report, not a missing row)."""
+    from ..stats import km as K
+    from ..stats.compare import logrank_test
+    ard = ARD()
+    bor = adrs[adrs.PARAMCD == "BOR"].set_index("USUBJID").AVALC
+    pfs = adtte[adtte.PARAMCD == "PFS"].set_index("USUBJID")
+    d = adsl[["USUBJID", by]].copy()
+    d["BOR"] = d.USUBJID.map(bor)
+    d["time"] = d.USUBJID.map(pfs.AVAL) / 30.4375
+    d["status"] = (d.USUBJID.map(pfs.CNSR) == 0).astype(int)
+    analysis = f"efficacy by {by}"
+    km_meth = "Kaplan-Meier; median CI by Brookmeyer-Crowley (log-log); months = days / 30.4375"
+    for lev in levels:
+        g = d[d[by] == lev]
+        n = len(g)
+        add = lambda stat, v, m="", lev=lev: ard.add(output_id, analysis, population, by, lev, stat, v, m)  # noqa: E731
+        add("N", n)
+        for name, cats in (("ORR", ["CR", "PR"]), ("DCR", ["CR", "PR", "SD", "NON-CR/NON-PD"])):
+            k = int(g.BOR.isin(cats).sum())
+            p, lo, hi = clopper_pearson(k, n) if n else (np.nan, np.nan, np.nan)
+            add(f"{name}_N", k)
+            add(name, 100 * p, CP)
+            add(f"{name}_LCL", 100 * lo, CP)
+            add(f"{name}_UCL", 100 * hi, CP)
+        add("PFS_EVENTS", int(g.status.sum()))
+        med = lo = hi = np.nan
+        if n:
+            med, lo, hi = K.quantile(K.kaplan_meier(g.time.to_numpy(), g.status.to_numpy()), 0.5)
+        add("PFS_MEDIAN", med, km_meth)
+        add("PFS_MEDIAN_LCL", lo, km_meth)
+        add("PFS_MEDIAN_UCL", hi, km_meth)
+    tested = d[d[by].isin([lev for lev in levels if (d[by] == lev).sum() >= min_n])]
+    if tested[by].nunique() >= 2:
+        lr = logrank_test(tested, "time", "status", by)
+        meth = f"log-rank test of PFS across the {tested[by].nunique()} groups (R survdiff); nominal, unadjusted"
+        ard.add(output_id, analysis, population, by, "All", "LOGRANK_CHISQ", lr.chisq, meth)
+        ard.add(output_id, analysis, population, by, "All", "LOGRANK_DF", lr.df, meth)
+        ard.add(output_id, analysis, population, by, "All", "LOGRANK_P", lr.p, meth)
+    return ard
+
+
+def efficacy_by_group_table(ard: pd.DataFrame) -> pd.DataFrame:
+    """Display rows of :func:`efficacy_by_group` ARD rows (one block per grouping variable):
+    n, ORR, DCR (n (%), 95% CI), PFS events and median (95% CI), and the log-rank p."""
+    from ..stats.rounding import fmt, fmt_p
+    rows = []
+    for by, (label, levels) in PRIOR_ICI_GROUPINGS.items():
+        a = ard[ard.PARAMETER == by]
+        if a.empty:
+            continue
+        st = lambda lev, a=a: dict(zip(a[a.GROUP == lev].STAT, a[a.GROUP == lev].VALUE))  # noqa: E731
+        p = st("All").get("LOGRANK_P", np.nan)
+        rows.append({"Subgroup": label, "n": "", "ORR, n (%) [95% CI]": "", "DCR, n (%) [95% CI]": "",
+                     "PFS events": "", "Median PFS, months (95% CI)": "",
+                     "Log-rank p": fmt_p(p) if p == p else ""})
+        for lev in levels:
+            s = st(lev)
+            n = int(s["N"])
+            rate = lambda k, s=s, n=n: (f"{int(s[k + '_N'])} ({fmt(s[k], 1)}) [{fmt(s[k + '_LCL'], 1)}, {fmt(s[k + '_UCL'], 1)}]"  # noqa: E731
+                                        if n else "-")
+            rows.append({"Subgroup": f"  {lev}", "n": str(n), "ORR, n (%) [95% CI]": rate("ORR"),
+                         "DCR, n (%) [95% CI]": rate("DCR"), "PFS events": str(int(s["PFS_EVENTS"])) if n else "-",
+                         "Median PFS, months (95% CI)": (f"{fmt(s['PFS_MEDIAN'], 2)} ({fmt(s['PFS_MEDIAN_LCL'], 2)}, "
+                                                         f"{fmt(s['PFS_MEDIAN_UCL'], 2)})" if n else "-"),
+                         "Log-rank p": ""})
+    return pd.DataFrame(rows)

@@ -102,3 +102,167 @@ def overview_table(ard: pd.DataFrame) -> pd.DataFrame:
     rows = o.pivot(index="PARAMETER", columns="STAT", values="VALUE").reindex(o.PARAMETER.unique())
     return pd.DataFrame({"Patients with at least one": rows.index,
                          f"n (%), N = {n}": [f"{int(r.n)} ({fmt(r.pct, 1)})" for r in rows.itertuples()]})
+
+
+def overview_by_population_table(ard: pd.DataFrame, populations: dict[str, str]) -> pd.DataFrame:
+    """AET01 with one column per population: ``populations`` {POPULATION: column label}; each
+    column is headed with its N. Rows from :func:`overview` ARD rows."""
+    from ..stats.rounding import fmt
+    o = ard[ard.ANALYSIS == "AE overview"]
+    order = list(dict.fromkeys(o.PARAMETER[o.PARAMETER != "ALL"]))
+    cols = {}
+    for pop, label in populations.items():
+        a = o[o.POPULATION == pop]
+        n = int(a[a.STAT == "N"].VALUE.iloc[0])
+        st = {(r.PARAMETER, r.STAT): r.VALUE for r in a.itertuples()}
+        cols[f"{label} (N = {n})"] = [f"{int(st[(p, 'n')])} ({fmt(st[(p, 'pct')], 1)})" for p in order]
+    return pd.DataFrame({"Patients with at least one": order, **cols})
+
+
+def _teae(adae: pd.DataFrame, adsl: pd.DataFrame, flag: str = "SAFFL") -> tuple[pd.DataFrame, int]:
+    saf = adsl[adsl[flag] == "Y"]
+    return adae[(adae.TRTEMFL == "Y") & adae.USUBJID.isin(saf.USUBJID)], len(saf)
+
+
+SOC_GRADES = {"Any grade": [1, 2, 3, 4, 5], "Grade 3-4": [3, 4], "Grade 5": [5]}
+
+
+def by_soc_and_term(adae: pd.DataFrame, adsl: pd.DataFrame, output_id: str, related_only: bool = False,
+                    population: str = "Safety set") -> ARD:
+    """AET02: patients with a treatment-emergent AE (all causalities unless ``related_only``) by
+    system organ class and, within it, preferred (CTCAE) term; any grade, grade 3-4 and grade 5,
+    each patient counted once per SOC and once per term at the worst grade. PARAMETER is the SOC,
+    or "SOC | term" for a term row; "Any TEAE" heads the table."""
+    ard = ARD()
+    te, n = _teae(adae, adsl)
+    if related_only:
+        te = te[te.AREL == "Y"]
+    what = "treatment-related AE" if related_only else "TEAE"
+    analysis = f"{what} by SOC and term"
+
+    def counts(param: str, g: pd.DataFrame) -> None:
+        worst = g.groupby("USUBJID").AETOXGR.max()
+        for label, grades in SOC_GRADES.items():
+            k = int(worst.isin(grades).sum())
+            ard.add(output_id, analysis, population, param, label, "n", k)
+            ard.add(output_id, analysis, population, param, label, "pct", 100 * k / n if n else np.nan)
+
+    ard.add(output_id, analysis, population, "ALL", "All", "N", n)
+    counts(f"Any {what}", te)
+    for soc, g in te.groupby("AESOC", sort=True):
+        counts(soc, g)
+        for term, h in g.groupby("AEDECOD", sort=True):
+            counts(f"{soc} | {term}", h)
+    return ard
+
+
+def soc_term_table(ard: pd.DataFrame) -> pd.DataFrame:
+    """AET02 rows: SOCs by descending any-grade frequency (then name), each followed by its terms
+    (indented, same order rule); n (%) per grade column. A null report without events."""
+    from ..stats.rounding import fmt
+    a = ard[ard.PARAMETER != "ALL"]
+    n_any = {p: v for p, g, s, v in zip(a.PARAMETER, a.GROUP, a.STAT, a.VALUE) if g == "Any grade" and s == "n"}
+    st = {(p, g, s): v for p, g, s, v in zip(a.PARAMETER, a.GROUP, a.STAT, a.VALUE)}
+
+    def row(param, label):
+        return {"System organ class / CTCAE term": label,
+                **{g: f"{int(st[(param, g, 'n')])} ({fmt(st[(param, g, 'pct')], 1)})" for g in SOC_GRADES}}
+
+    head = [p for p in n_any if p.startswith("Any ")]
+    rows = [row(p, p) for p in head]
+    if head and n_any[head[0]] == 0:
+        return pd.DataFrame(rows)
+    socs = [p for p in n_any if " | " not in p and p not in head]
+    for soc in sorted(socs, key=lambda s: (-n_any[s], s)):
+        rows.append(row(soc, soc))
+        terms = [p for p in n_any if p.startswith(soc + " | ")]
+        for t in sorted(terms, key=lambda t: (-n_any[t], t)):
+            rows.append(row(t, "  " + t.split(" | ", 1)[1]))
+    return pd.DataFrame(rows)
+
+
+AE_SUBSETS = {
+    "serious": ("Serious TEAE", lambda te: te.AESER == "Y"),
+    "reduced": ("TEAE leading to dose reduction", lambda te: te.AEACN == "Dose reduced"),
+    "interrupted": ("TEAE leading to interruption", lambda te: te.AEACN == "Drug interrupted"),
+    "withdrawn": ("TEAE leading to withdrawal", lambda te: te.AEACN == "Drug withdrawn"),
+}
+
+
+def by_term_in_subsets(adae: pd.DataFrame, adsl: pd.DataFrame, output_id: str, subsets: list[str],
+                       population: str = "Safety set") -> ARD:
+    """Patients with a treatment-emergent AE of each subset (:data:`AE_SUBSETS`: serious; leading
+    to dose reduction, interruption or withdrawal of a study drug) by CTCAE term: any grade and
+    grade >= 3, counted once per term at the worst grade. Every subset gets its total row ("Any")
+    even when it has no event (a null report)."""
+    ard = ARD()
+    te, n = _teae(adae, adsl)
+    ard.add(output_id, "TEAE subsets by term", population, "ALL", "All", "N", n)
+    for key in subsets:
+        label, rule = AE_SUBSETS[key]
+        x = te[rule(te)]
+        for term, g in [("Any", x)] + list(x.groupby("AEDECOD", sort=True)):
+            worst = g.groupby("USUBJID").AETOXGR.max()
+            for grp, k in (("Any grade", len(worst)), ("Grade >=3", int((worst >= 3).sum()))):
+                ard.add(output_id, "TEAE subsets by term", population, f"{label} | {term}", grp, "n", k)
+                ard.add(output_id, "TEAE subsets by term", population, f"{label} | {term}", grp, "pct",
+                        100 * k / n if n else np.nan)
+    return ard
+
+
+def subsets_table(ard: pd.DataFrame) -> pd.DataFrame:
+    """Rows of :func:`by_term_in_subsets`: a heading row per subset with its total, then its terms
+    by descending frequency (then name); "none" where a subset has no event."""
+    from ..stats.rounding import fmt
+    a = ard[ard.PARAMETER != "ALL"]
+    st = {(p, g, s): v for p, g, s, v in zip(a.PARAMETER, a.GROUP, a.STAT, a.VALUE)}
+    cell = lambda p, g: f"{int(st[(p, g, 'n')])} ({fmt(st[(p, g, 'pct')], 1)})"  # noqa: E731
+    rows = []
+    for label in dict.fromkeys(p.split(" | ")[0] for p in a.PARAMETER):
+        total = f"{label} | Any"
+        rows.append({"Patients with": label, "Any grade": cell(total, "Any grade"), "Grade 3 or higher": cell(total, "Grade >=3")})
+        terms = [p for p in dict.fromkeys(a.PARAMETER) if p.startswith(label + " | ") and p != total]
+        if not terms:
+            rows.append({"Patients with": "  (no event)", "Any grade": "", "Grade 3 or higher": ""})
+        for t in sorted(terms, key=lambda t: (-st[(t, "Any grade", "n")], t)):
+            rows.append({"Patients with": "  " + t.split(" | ", 1)[1], "Any grade": cell(t, "Any grade"),
+                         "Grade 3 or higher": cell(t, "Grade >=3")})
+    return pd.DataFrame(rows)
+
+
+def deaths_summary(adsl: pd.DataFrame, adae: pd.DataFrame, output_id: str, flag: str = "SAFFL",
+                   population: str = "Safety set") -> ARD:
+    """DTHT01: deaths by the data cut-off, by primary cause; deaths within 30 days of the last dose
+    (DTHDT - TRTEDT <= 30) and within 60 days of the first dose (DTHDT - TRTSDT + 1 <= 60);
+    deaths with a grade 5 treatment-emergent AE and with a treatment-related one."""
+    ard = ARD()
+    saf = adsl[adsl[flag] == "Y"]
+    n = len(saf)
+    dead = saf[saf.DTHFL == "Y"]
+    te = adae[(adae.TRTEMFL == "Y") & adae.USUBJID.isin(dead.USUBJID) & (adae.AETOXGR == 5)]
+    add = lambda group, k: (ard.add(output_id, "deaths", population, "DEATHS", group, "n", k),  # noqa: E731
+                            ard.add(output_id, "deaths", population, "DEATHS", group, "pct", 100 * k / n if n else np.nan))
+    ard.add(output_id, "deaths", population, "ALL", "All", "N", n)
+    add("All deaths", len(dead))
+    for cause, k in dead.DTHCAUS.fillna("Not recorded").value_counts().sort_index().items():
+        add(f"Primary cause: {cause}", int(k))
+    add("Within 30 days of the last dose", int(((dead.DTHDT - dead.TRTEDT).dt.days <= 30).sum()))
+    add("Within 60 days of the first dose", int(((dead.DTHDT - dead.TRTSDT).dt.days + 1 <= 60).sum()))
+    add("With a grade 5 TEAE", te.USUBJID.nunique())
+    add("With a treatment-related grade 5 AE", te[te.AREL == "Y"].USUBJID.nunique())
+    return ard
+
+
+def deaths_table(ard: pd.DataFrame, populations: dict[str, str]) -> pd.DataFrame:
+    """Rows of :func:`deaths_summary`, one column per population ({POPULATION: label})."""
+    from ..stats.rounding import fmt
+    d = ard[ard.ANALYSIS == "deaths"]
+    order = list(dict.fromkeys(d.GROUP[d.PARAMETER == "DEATHS"]))
+    cols = {}
+    for pop, label in populations.items():
+        a = d[d.POPULATION == pop]
+        n = int(a[a.STAT == "N"].VALUE.iloc[0])
+        st = {(g, s): v for g, s, v in zip(a.GROUP, a.STAT, a.VALUE)}
+        cols[f"{label} (N = {n})"] = [f"{int(st[(g, 'n')])} ({fmt(st[(g, 'pct')], 1)})" if (g, "n") in st else "0"
+                                      for g in order]
+    return pd.DataFrame({"Deaths": [("  " + g) if g.startswith("Primary cause") else g for g in order], **cols})

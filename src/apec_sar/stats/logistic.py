@@ -63,12 +63,24 @@ class LogisticResult:
             return f"{head}\n{self.table.to_string(index=False)}" + "".join(f"\nnote: {m}" for m in self.messages)
 
 
-def _glm(y, X, offset=None):
+class _Fit:
+    """What the callers use of a statsmodels GLM fit, read inside the warning filter (statsmodels
+    computes the deviance lazily and overflows, harmlessly, for a separated design)."""
+
+    def __init__(self, fit):
+        self.params, self.bse = np.asarray(fit.params), np.asarray(fit.bse)
+        self.deviance, self.llf = float(fit.deviance), float(fit.llf)
+
+
+def _glm(y, X, offset=None) -> _Fit:
     import statsmodels.api as sm
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        return sm.GLM(y, X, family=sm.families.Binomial(), offset=offset).fit(tol=1e-12, maxiter=200)
+        return _Fit(sm.GLM(y, X, family=sm.families.Binomial(), offset=offset).fit(tol=1e-12, maxiter=200))
+
+
+SEPARATED_SE = 50.0    # a standard error this large means the estimate ran off to infinity
 
 
 def _profile_bound(y, X, k, coef, dev_min, crit, side, se):
@@ -79,7 +91,9 @@ def _profile_bound(y, X, k, coef, dev_min, crit, side, se):
         dev = f.deviance if f is not None else _null_deviance(y, b * X[:, k])
         return dev - dev_min - crit
 
-    step = max(se, 0.1) if np.isfinite(se) else 1.0
+    if not (np.isfinite(se) and se < SEPARATED_SE) or not excess(coef) < 0:
+        return np.nan           # no finite ML estimate (separation): no profile interval
+    step = max(se, 0.1)
     inner, outer = coef, coef + side * step
     while excess(outer) < 0:
         inner, outer = outer, outer + side * step
@@ -106,7 +120,7 @@ def logistic_regression(df: pd.DataFrame, response: str, covariates, *, conf_lev
     cols = ["(Intercept)"] + list(x.columns)
     X = np.column_stack([np.ones(int(keep.sum())), x[keep].to_numpy(dtype=float)])
     fit = _glm(y, X)
-    b, se = np.asarray(fit.params), np.asarray(fit.bse)
+    b, se = fit.params, fit.bse
     z = norm.ppf(1 - (1 - conf_level) / 2)
     crit = chi2.ppf(conf_level, 1)
     tab = pd.DataFrame({"term": cols, "coef": b, "se": se})
@@ -119,14 +133,14 @@ def logistic_regression(df: pd.DataFrame, response: str, covariates, *, conf_lev
             tab["pl_upper"] = [np.exp(_profile_bound(y, X, k, b[k], fit.deviance, crit, +1, se[k])) for k in range(len(b))]
     tab["z"] = b / se
     tab["p_wald"] = 2 * norm.sf(np.abs(tab.z))
-    sep = tab[(tab.coef.abs() > 10) & (tab.term != "(Intercept)")]
+    sep = tab[((tab.coef.abs() > 10) | (tab.se > SEPARATED_SE)) & (tab.term != "(Intercept)")]
     if len(sep):
         msgs.append(f"separation (a level with no or only responders) for {', '.join(sep.term)}: "
-                    "ML estimates not finite; Wald results unreliable")
+                    "ML estimates not finite, no profile CI; Wald results unreliable; the LR test stands")
     rows = []
     for name, tcols in terms.items():
         idx = [0] + [cols.index(c) for c in cols[1:] if c not in tcols]
         sub = _glm(y, X[:, idx])
         stat = sub.deviance - fit.deviance
         rows.append({"covariate": name, "lr_stat": stat, "df": len(tcols), "p_lr": float(chi2.sf(stat, len(tcols)))})
-    return LogisticResult(tab, len(y), int(y.sum()), float(fit.llf), float(fit.deviance), pd.DataFrame(rows), msgs, terms)
+    return LogisticResult(tab, len(y), int(y.sum()), fit.llf, fit.deviance, pd.DataFrame(rows), msgs, terms)
