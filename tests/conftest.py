@@ -77,3 +77,20 @@ def pytest_runtest_makereport(item, call):
         if "not installed" in reason:
             rep.outcome = "failed"
             rep.longrepr = f"required tool missing in CI: {reason}"
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Path:
+    """A scratch copy of the project with the whole pipeline run (no render): its data/ard and
+    notebooks are what `make report` produces from a fresh clone."""
+    import os
+    import subprocess
+    import sys
+
+    from apec_sar.paths import scratch_copy
+    project = scratch_copy(tmp_path_factory.mktemp("built") / "project", ROOT)
+    env = {**os.environ, "APEC_SAR_ROOT": str(project)}
+    res = subprocess.run([sys.executable, "-m", "apec_sar.pipeline", "--no-render"], cwd=project, env=env,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    return project

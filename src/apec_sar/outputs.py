@@ -37,6 +37,7 @@ class Output:
     sap: str = ""      # the SAP section that plans it (its anchor, e.g. sec-sap-methods), or "post hoc"
     ard: tuple[str, ...] = ()                  # ARD OUTPUT_IDs of the statistics it shows
     data: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (dataset, variables) it is built from
+    shell: str = ""    # the rows and columns the SAP plans
 
     @property
     def post_hoc(self) -> bool:
@@ -75,7 +76,8 @@ def load_outputs(root: Path | None = None) -> list[Output]:
             raise ValueError(f"{path}: {label}: give a section or a number")
         data = tuple((str(ds), tuple(str(v) for v in vs)) for ds, vs in (e.get("data") or {}).items())
         ard = tuple(e["ard"]) if "ard" in e else ((label,) if kind != "Listing" else ())
-        out.append(Output(label, kind, number, str(e["title"]), str(e["notebook"]), str(e.get("sap", "")), ard, data))
+        out.append(Output(label, kind, number, str(e["title"]), str(e["notebook"]), str(e.get("sap", "")), ard, data,
+                          str(e.get("shell", ""))))
     numbers = [(o.kind == "Listing", o.number) for o in out]
     if len(set(numbers)) != len(numbers):
         raise ValueError(f"{path}: two outputs share a number")
@@ -148,3 +150,35 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+SAP_FILE = Path("report") / "a0-sap.qmd"
+SAP_HEADING = re.compile(r"^#{1,3}\s+(.+?)\s*\{#(sec-sap[\w-]*)\}\s*$", re.M)
+
+
+def sap_sections(root: Path | None = None) -> dict[str, str]:
+    """The SAP's sections: anchor (``sec-sap-methods``) -> heading text."""
+    text = ((root or project_root()) / SAP_FILE).read_text(encoding="utf-8")
+    return {anchor: title for title, anchor in SAP_HEADING.findall(text)}
+
+
+def traceability(ard, root: Path | None = None):
+    """The reviewer's-guide map, one row per numbered output: SAP section -> output number and
+    title -> notebook cell (notebook#label) -> ARD rows (OUTPUT_IDs and how many rows each has in
+    ``ard``) -> analysis datasets and variables. Errors name an output whose SAP section is not in
+    the SAP."""
+    import pandas as pd
+    sections = sap_sections(root)
+    rows = []
+    for o in load_outputs(root):
+        if not o.post_hoc and o.sap not in sections:
+            raise ValueError(f"report/outputs.yml: {o.label}: sap {o.sap!r} is not a section of {SAP_FILE}")
+        counts = {a: int((ard.OUTPUT_ID.astype(str) == a).sum()) for a in o.ard}
+        rows.append({"number": f"{o.kind} {o.number}", "label": o.label, "title": o.title,
+                     "sap_section": "post hoc" if o.post_hoc else sections[o.sap], "sap_anchor": o.sap,
+                     "cell": f"notebooks/{o.notebook}.ipynb#{o.label}",
+                     "ard": "; ".join(f"{a} ({n} rows)" for a, n in counts.items()) or "none (patient-level)",
+                     "ard_rows": sum(counts.values()),
+                     "datasets": "; ".join(f"{ds}: {', '.join(vs)}" for ds, vs in o.data) or "clean tables and query log",
+                     "shell": o.shell})
+    return pd.DataFrame(rows)

@@ -81,11 +81,12 @@ def notebooks(root: Path) -> list[Path]:
 
 # what each notebook reads from the others (by number); everything also depends on src/,
 # _variables.yml and the locked raw data
-ANALYSES = ["03", "04", "05", "06", "07", "08"]
+ANALYSES = ["02", "03", "04", "05", "06", "07", "08"]   # the notebooks that write ARD rows
 DEPENDS = {"01": [], "02": ["01"], "03": ["02"], "04": ["02"], "05": ["02"], "06": ["02"], "07": ["02"],
            "08": ["01"], "09": [], "10": ANALYSES, "11": ANALYSES + ["10"], "12": ANALYSES}
 # files other than src/, the configuration and the raw data that a notebook reads
-EXTRA_INPUTS = {"10": ["releases/history.yml"], "11": ["report/text/*.md", "releases/history.yml"],
+EXTRA_INPUTS = {"10": ["releases/history.yml", "releases/*/ard.csv"],
+                "11": ["report/text/*.md", "releases/history.yml", "releases/*/ard.csv"],
                 "12": ["report/outputs.yml", "report/*.qmd"]}
 
 

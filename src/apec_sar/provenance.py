@@ -51,8 +51,8 @@ def environment_table() -> pd.DataFrame:
 
 
 def build_stamp() -> dict[str, str]:
-    """Values that change with every build: commit (with a dirty flag), render date, data-lock hash
-    and the Quarto version."""
+    """Values that change with every build: commit (with a dirty flag), render date, data-lock hash,
+    the Quarto version, and the sign-off note that follows the status (draft or final)."""
     import shutil
     sha, dirty = git_state()
     quarto = shutil.which("quarto")
@@ -60,8 +60,12 @@ def build_stamp() -> dict[str, str]:
     if quarto:
         res = subprocess.run([quarto, "--version"], capture_output=True, text=True)
         version = res.stdout.strip() or "unknown"
+    from .config import load_config
+    final = load_config().status == "final"
     return {"commit": sha + (" (uncommitted changes)" if dirty else ""),
-            "rendered": dt.date.today().isoformat(), "datalock": check(), "quarto": version}
+            "rendered": dt.date.today().isoformat(), "datalock": check(), "quarto": version,
+            "signoff-note": ("Final version: to be signed and dated by each signatory." if final else
+                             "Draft: not for signature. The version is signed once it is released as final.")}
 
 
 STAMP_FILE = "_stamp.yml"

@@ -77,31 +77,96 @@ def set_variables(root: Path, version: str, status: str, cutoff: str) -> None:
                            for line in text.splitlines()) + "\n", encoding="utf-8")
 
 
+MATCH = ["ANALYSIS", "POPULATION", "PARAMETER", "GROUP", "STAT"]
+
+
 def changes(previous: pd.DataFrame, current: pd.DataFrame, tol: float = 1e-9) -> pd.DataFrame:
-    """Numbers that moved, and outputs added or removed, between two ARD snapshots."""
-    a = previous.set_index(KEY).VALUE
-    b = current.set_index(KEY).VALUE
-    a = a[~a.index.duplicated()]
-    b = b[~b.index.duplicated()]
+    """Numbers that moved, and statistics added or removed, between two ARD snapshots.
+
+    A statistic is identified by what it is (ANALYSIS, POPULATION, PARAMETER, GROUP, STAT), not
+    by the output that shows it, so renumbered or relabelled outputs do not turn every number
+    into "removed" and "added"; a statistic shown in several outputs is compared once. OUTPUT_ID
+    is the current version's output (the previous one's for a removed statistic)."""
+    def index(d):
+        d = d.drop_duplicates(MATCH, keep="first").set_index(MATCH)
+        return d.VALUE.astype(float), d.OUTPUT_ID.astype(str)
+    a, a_out = index(previous)
+    b, b_out = index(current)
     both = a.index.intersection(b.index)
-    moved = both[~np.isclose(a[both].to_numpy(dtype=float), b[both].to_numpy(dtype=float), atol=tol, rtol=0,
-                             equal_nan=True)]
-    rows = [pd.DataFrame({"CHANGE": "moved", "PREVIOUS": a[moved].to_numpy(), "CURRENT": b[moved].to_numpy()},
-                         index=moved)]
+    moved = both[~np.isclose(a[both].to_numpy(), b[both].to_numpy(), atol=tol, rtol=0, equal_nan=True)]
     added = b.index.difference(a.index)
     removed = a.index.difference(b.index)
-    rows.append(pd.DataFrame({"CHANGE": "added", "PREVIOUS": np.nan, "CURRENT": b[added].to_numpy()}, index=added))
-    rows.append(pd.DataFrame({"CHANGE": "removed", "PREVIOUS": a[removed].to_numpy(), "CURRENT": np.nan}, index=removed))
-    out = pd.concat(rows).reset_index()
+    rows = [pd.DataFrame({"OUTPUT_ID": b_out[moved].to_numpy(), "CHANGE": "moved", "PREVIOUS": a[moved].to_numpy(),
+                          "CURRENT": b[moved].to_numpy()}, index=moved),
+            pd.DataFrame({"OUTPUT_ID": b_out[added].to_numpy(), "CHANGE": "added", "PREVIOUS": np.nan,
+                          "CURRENT": b[added].to_numpy()}, index=added),
+            pd.DataFrame({"OUTPUT_ID": a_out[removed].to_numpy(), "CHANGE": "removed", "PREVIOUS": a[removed].to_numpy(),
+                          "CURRENT": np.nan}, index=removed)]
+    out = pd.concat(rows).reset_index()[KEY + ["CHANGE", "PREVIOUS", "CURRENT"]]
     return out.sort_values(["CHANGE", "OUTPUT_ID", "PARAMETER", "GROUP", "STAT"], kind="stable").reset_index(drop=True)
 
 
-def _run_pipeline(root: Path, render: bool = True) -> None:
-    cmd = [sys.executable, "-m", "apec_sar.pipeline", "--all"] + ([] if render else ["--no-render"])
+KEY_RESULTS = [
+    # label, analysis, population, parameter, group, stat, decimals
+    ("Analysis set, N", "best overall response", "Analysis set", "BOR", "All", "N", 0),
+    ("Objective response rate, %", "best overall response", "Analysis set", "BOR", "All", "ORR", 1),
+    ("Disease control rate, %", "best overall response", "Analysis set", "BOR", "All", "DCR", 1),
+    ("PFS events, n", "time to event", "Analysis set", "PFS", "All", "EVENTS_N", 0),
+    ("Median PFS, months", "time to event", "Analysis set", "PFS", "All", "MEDIAN", 2),
+    ("  95% CI lower limit", "time to event", "Analysis set", "PFS", "All", "MEDIAN_LCL", 2),
+    ("  95% CI upper limit", "time to event", "Analysis set", "PFS", "All", "MEDIAN_UCL", 2),
+    ("OS events (deaths), n", "time to event", "Analysis set", "OS", "All", "EVENTS_N", 0),
+    ("Median OS, months", "time to event", "Analysis set", "OS", "All", "MEDIAN", 2),
+    ("  95% CI lower limit", "time to event", "Analysis set", "OS", "All", "MEDIAN_LCL", 2),
+    ("  95% CI upper limit", "time to event", "Analysis set", "OS", "All", "MEDIAN_UCL", 2),
+    ("Safety set, N", "AE overview", "Safety set", "ALL", "All", "N", 0),
+    ("Treatment-related AE, n", "AE overview", "Safety set", "Treatment-related AE", "All", "n", 0),
+    ("Grade 3-4 treatment-related AE, n", "AE overview", "Safety set", "Grade 3-4 treatment-related AE", "All", "n", 0),
+]
+
+
+def key_results(previous: pd.DataFrame | None, current: pd.DataFrame) -> pd.DataFrame:
+    """The key results of two ARD snapshots side by side (matched by what the statistic is, as
+    :func:`changes`); a statistic one of them lacks is missing there."""
+    def get(ard, key):
+        if ard is None:
+            return np.nan
+        hit = ard[(ard.ANALYSIS == key[0]) & (ard.POPULATION == key[1]) & (ard.PARAMETER == key[2])
+                  & (ard.GROUP == key[3]) & (ard.STAT == key[4])].VALUE.astype(float)
+        return float(hit.iloc[0]) if len(hit) else np.nan
+    rows = []
+    for label, *key, d in KEY_RESULTS:
+        a, b = get(previous, key), get(current, key)
+        rows.append({"RESULT": label, "PREVIOUS": a, "CURRENT": b, "CHANGE": b - a, "DECIMALS": d})
+    return pd.DataFrame(rows)
+
+
+def changes_by_output(ch: pd.DataFrame, previous_version: str) -> pd.DataFrame:
+    """Counts of :func:`changes` per output, the output named by its current number ("Table
+    14.2.7"); an OUTPUT_ID that is no output of this version (the previous version's numbering)
+    is named as such."""
+    from .outputs import load_outputs
+    names = {o.label: f"{o.kind} {o.number}" for o in load_outputs()}
+    order = {o.label: i for i, o in enumerate(load_outputs())}
+    c = ch.groupby(["OUTPUT_ID", "CHANGE"]).size().unstack(fill_value=0)
+    for k in ("moved", "added", "removed"):
+        if k not in c:
+            c[k] = 0
+    c = c[["moved", "added", "removed"]].reset_index()
+    c["OUTPUT"] = [names.get(o, f"version {previous_version} output {o}") for o in c.OUTPUT_ID]
+    c["_order"] = [order.get(o, len(order)) for o in c.OUTPUT_ID]
+    return c.sort_values(["_order", "OUTPUT_ID"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def _run_pipeline(root: Path, render: bool = True, everything: bool = True) -> None:
+    cmd = [sys.executable, "-m", "apec_sar.pipeline"] + (["--all"] if everything else []) + ([] if render else ["--no-render"])
     subprocess.run(cmd, cwd=root, check=True, env={**__import__("os").environ, "APEC_SAR_ROOT": str(root)})
 
 
 def cut(version: str, cutoff: str, status: str, note: str, render: bool = True) -> dict:
+    """Set the version, re-run every notebook, record the release (history, ARD snapshot,
+    changes, the changes of method listed under ``sar.changes``), re-run the notebooks that show
+    the record (history, results text), then render."""
     root = project_root()
     dt.date.fromisoformat(cutoff)
     hist = history(root)
@@ -109,7 +174,7 @@ def cut(version: str, cutoff: str, status: str, note: str, render: bool = True) 
         raise SystemExit(f"release {version} is already recorded in releases/history.yml")
     sha, dirty = git_state()
     set_variables(root, version, status, cutoff)
-    _run_pipeline(root, render)
+    _run_pipeline(root, render=False)
     ard = load_ard()
     folder = releases_dir(root) / f"v{version}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,16 +183,17 @@ def cut(version: str, cutoff: str, status: str, note: str, render: bool = True) 
     if prev:
         ch = changes(pd.read_csv(releases_dir(root) / f"v{prev['version']}" / "ard.csv"), ard)
         ch.to_csv(folder / "changes.csv", index=False, float_format="%.17g", lineterminator="\n")
+    variables = yaml.safe_load((root / "_variables.yml").read_text(encoding="utf-8")) or {}
     entry = {"version": version, "status": status, "data_cutoff": cutoff, "date": dt.date.today().isoformat(),
              "built_from_commit": sha + (" (uncommitted changes)" if dirty else ""), "datalock": check(),
-             "previous": prev["version"] if prev else None, "note": note}
+             "previous": prev["version"] if prev else None, "note": note,
+             "changes": list((variables.get("sar") or {}).get("changes") or [])}
     hist.append(entry)
     (releases_dir(root) / "history.yml").write_text(yaml.safe_dump(hist, sort_keys=False, allow_unicode=True),
                                                     encoding="utf-8")
-    # the history notebook shows the record just written
-    from .pipeline import execute_notebook
-    for nb in sorted((root / "notebooks").glob("*_history.ipynb")):
-        execute_notebook(nb)
+    # the notebooks that show the record just written (history, results text: their stamps
+    # include releases/), then the SAR
+    _run_pipeline(root, render=render, everything=False)
     return entry
 
 

@@ -22,6 +22,14 @@ from great_tables import GT, loc, style
 from .stats.rounding import fmt
 
 NBSP = "\u00a0"
+ZWSP = "\u200b"       # zero-width space: a place where a long token may break, invisible otherwise
+
+
+def breakable(text: str) -> str:
+    """A long code-like token (a path, a notebook cell, an id, a hash) that may wrap at its
+    separators (after / # _ - . :) instead of running into the next column; the text reads and
+    copies the same."""
+    return re.sub(r"([/#_\-.:])(?=\S)", lambda m: m.group(1) + ZWSP, str(text))
 
 
 def _clean_html(html: str) -> str:
@@ -123,7 +131,8 @@ def ci(est: float, lo: float, hi: float, d: int = 2) -> str:
 
 
 def ttet01(ard: pd.DataFrame, params: list[str], labels: dict[str, str]) -> pd.DataFrame:
-    """TTET01 rows: events, censored, median/quartiles (95% CI), 6/12-month rates."""
+    """TTET01 rows: events, censored, median/quartiles (95% CI), 6/12-month rates (follow-up is
+    reported once, by :func:`apec_sar.analysis.survival.followup_table`)."""
     rows = []
 
     def add(label, key=None, vals=None):
@@ -151,8 +160,6 @@ def ttet01(ard: pd.DataFrame, params: list[str], labels: dict[str, str]) -> pd.D
         add(f"{m}-month rate, % (95% CI)", vals={labels[p]: ci(_v(ard, p, f"RATE_{m}M"), _v(ard, p, f"RATE_{m}M_LCL"),
                                                                 _v(ard, p, f"RATE_{m}M_UCL"), 1) for p in params})
         add(f"  at risk at {m} months", vals={labels[p]: str(int(_v(ard, p, f"AT_RISK_{m}M"))) for p in params})
-    add("Median follow-up, months (95% CI)", vals={labels[p]: ci(_v(ard, p, "FOLLOWUP_MEDIAN"), _v(ard, p, "FOLLOWUP_LCL"),
-                                                                 _v(ard, p, "FOLLOWUP_UCL")) for p in params})
     return pd.DataFrame(rows)
 
 
