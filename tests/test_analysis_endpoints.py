@@ -68,7 +68,7 @@ def test_response_by_population_and_two_full_columns():
     assert stat(a, population="Analysis set", parameter="CBOR", stat="ORR") == 0.0
     t = R.response_table(a.frame()).set_index("Statistic")
     assert list(t.columns) == ["Unconfirmed (primary)", "Confirmed"]
-    assert t.loc["PR, n (%)"].tolist() == ["1 (20.0)", "0 (0.0)"]
+    assert t.loc["Partial response (PR), n (%)"].tolist() == ["1 (20.0)", "0 (0.0)"]
     assert t.loc["Disease control rate (CR + PR + SD), n (%)"].tolist() == ["3 (60.0)", "3 (60.0)"]
 
 

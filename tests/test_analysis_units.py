@@ -32,12 +32,13 @@ def test_ae_overview_and_null_report():
                          "DTHCAUS": [None, "Progressive disease", None, None]})
     adae = pd.DataFrame({"USUBJID": ["A", "A", "B"], "TRTEMFL": ["Y", "Y", "Y"], "AREL": ["Y", "N", "Y"],
                          "AETOXGR": [2, 3, 1], "AESER": "N", "AEIRFL": ["N", "N", "Y"], "AEACN": "None",
-                         "AEDECOD": ["Anemia", "Back pain", "Hypothyroidism"]})
+                         "AEDECOD": ["Anemia", "Back pain", "Hypothyroidism"], "AERELIFL": [None, None, "Y"]})
     ov = S.overview(adae, adsl, "t").frame()
     get = lambda p, s="n": ov[(ov.PARAMETER == p) & (ov.STAT == s)].VALUE.iloc[0]  # noqa: E731
     assert get("Any TEAE") == 2 and get("Any TEAE", "pct") == 50.0
     assert get("Treatment-related AE") == 2 and get("Grade 3-4 TEAE") == 1 and get("Grade 3-4 treatment-related AE") == 0
     assert get("Immune-related AE") == 1 and get("Deaths") == 1
+    assert get("TEAE with a missing attribution (counted as related)") == 1
     tab = S.term_grade_table(S.by_term_grade(adae, adsl, "t").frame())
     assert tab.Term.tolist() == ["Anemia", "Hypothyroidism"]
     assert tab.iloc[0]["Any grade"] == "1 (25.0)" and tab.iloc[0]["Grade 3-4"] == "0 (0.0)"

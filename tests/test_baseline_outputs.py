@@ -71,6 +71,6 @@ def test_describe_table_two_populations_decimals_and_blocks():
     assert block["Analysis set (N = 3)"].tolist() == ["3", "61.7 (7.6)", "60.0 (57.5, 65.0)", "55, 70"]
     assert block["Safety set (N = 5)"].tolist() == ["5", "66.2 (9.6)", "66.0 (60.0, 70.0)", "55, 80"]
     assert rows.loc["  >=2", "Analysis set (N = 3)"] == "2 (66.7)"
-    assert rows.loc["  F", "Safety set (N = 5)"] == "0 (0.0)"
+    assert rows.loc["  Female", "Safety set (N = 5)"] == "0 (0.0)"      # codes printed as words
     blocks = describe_table(ard.frame(), "All", blocks={"demographics and baseline": "Block heading"})
     assert blocks.Characteristic.iloc[0] == "Block heading"

@@ -459,6 +459,20 @@ def test_C04_ae_death_without_a_fatal_ae(log):
                              "to add the AE")]
 
 
+def test_C18_unexplained_death_soon_after_the_last_dose(log):
+    fu = frame(SUBJID=["A", "B", "C", "D"], STATUS=["DEAD"] * 4,
+               DEATH_CAUSE=["Other / unknown", "Progressive disease", "Other / unknown", None],
+               DEATH_DATE=[ts("2021-03-20"), ts("2021-03-20"), ts("2021-05-01"), ts("2021-03-31")])
+    trt = pd.DataFrame({"TRTEDT": [ts("2021-03-01")] * 4}, index=pd.Index(["A", "B", "C", "D"], name="SUBJID"))
+    C.query_unexplained_death_after_treatment(fu, ae_frame(SUBJID=["X"]), trt, log)
+    # A: 19 days, other cause; B: progression; C: 61 days; D: 30 days, no cause recorded
+    assert [(q[2], q[4]) for q in queries(log)] == [("A", "C18"), ("D", "C18")]
+    assert queries(log)[0][6].startswith("kept as collected: death 19 days after the last study dose")
+    log2 = type(log)()
+    C.query_unexplained_death_after_treatment(fu, ae_frame(SUBJID=["A"], CTCAE_GRADE=[5], OUTCOME=["Fatal"]), trt, log2)
+    assert [q[2] for q in queries(log2)] == ["D"]          # A has a fatal AE: nothing to ask
+
+
 def test_C05_study_drug_after_death_stops_ae_after_death_queried(log):
     ta = frame(SUBJID=["D"], ASSESS_DATE=[ts("2021-05-01")])
     ae = ae_frame(SUBJID=["D"], START_DATE=[ts("2021-06-03")])

@@ -5,6 +5,7 @@ canvas with no arrow through a text."""
 
 from __future__ import annotations
 
+import io
 import warnings
 
 import numpy as np
@@ -347,7 +348,8 @@ def test_swimmer_legend_explains_bars_and_markers(swim):
     assert legend_texts(fig) == [
         "On treatment, BOR PR (partial response, n = 1)", "On treatment, BOR SD (stable disease, n = 1)",
         "On treatment, BOR PD (progressive disease, n = 1)", "Follow-up after treatment (to death or last known alive)",
-        "First response (CR or PR)", "Progression", "Death", "Treatment ongoing at data cut-off"]
+        "First response (CR or PR)", "Progression", "Death", "Treatment ongoing at data cut-off",
+        "Alive at the last contact (censored)"]
     assert fig.axes[0].get_ylabel() == "Patient (N = 3)"
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["P1", "P2", "P3"]
     check_print_rules(fig)
@@ -415,3 +417,22 @@ def test_show_displays_the_png_at_its_size_in_inches(best, monkeypatch):
     (img,) = shown
     assert (img.width, img.height) == (604, 345)   # 6.3 x 3.6 in at 96 px per inch, rounded down
     assert img.data == F.png_bytes(fig)
+
+
+def test_figure_note_is_printed_under_the_figure_pixel_for_pixel(best):
+    from matplotlib.image import imread
+    fig = F.waterfall(best)
+    plain = imread(io.BytesIO(F.png_bytes(fig)))
+    noted = F.with_note(fig, ["Source: ADTR.", "Synthetic data."])
+    arr = imread(io.BytesIO(F.png_bytes(noted)))
+    assert arr.shape[1] == plain.shape[1] and arr.shape[0] > plain.shape[0]
+    assert np.abs(arr[:plain.shape[0]] - plain).max() < 0.02     # the figure itself is not resampled (no shift, no blur)
+    assert [t.get_text() for t in noted.texts] == ["Source: ADTR.", "Synthetic data."]
+
+
+def test_waterfall_draws_a_tiny_change_visibly(best):
+    b = best.copy()
+    b.loc[b.BEST_PCHG.notna().idxmax(), "BEST_PCHG"] = 0.0
+    fig = F.waterfall(b)
+    heights = sorted(abs(p.get_height()) for p in fig.axes[0].patches)
+    assert heights[0] >= 1.0 and "drawn at 1%" in fig.axes[0].get_xlabel()

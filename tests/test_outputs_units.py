@@ -79,8 +79,24 @@ def test_efficacy_by_group_table_shows_a_dash_for_an_empty_level():
     tab = R.efficacy_by_group_table(R.efficacy_by_group(adsl, adrs, adtte, "PRICIBR", ["CR", "PR", "SD", "PD"], "t").frame())
     rows = tab.set_index("Subgroup")
     assert rows.loc["Best response on the prior ICI", "Log-rank p"] == "0.286"
-    assert rows.loc["  CR", "n"] == "0" and rows.loc["  CR", "ORR, n (%) [95% CI]"] == "-"
-    assert rows.loc["  PR", "ORR, n (%) [95% CI]"].startswith("1 (20.0) [")
+    assert rows.loc["  CR", "n"] == "0" and rows.loc["  CR", "ORR, % (95% CI)"] == "-"
+    assert rows.loc["  PR", "ORR, % (95% CI)"].startswith("20.0 (") and rows.loc["  PR", "Responders, n"] == "1"
+
+
+def test_efficacy_by_group_minimum_n_rule():
+    """A group of fewer than 5 patients shows its counts but no estimate and is left out of the
+    log-rank test (here only A and B, 5 and 6 patients, are compared: R's value above)."""
+    adsl, adrs, adtte = _groups()
+    extra = pd.DataFrame({"USUBJID": ["Q1", "Q2", "Q3"], "GRP": "C"})
+    adsl = pd.concat([adsl, extra], ignore_index=True)
+    adrs = pd.concat([adrs, pd.DataFrame({"USUBJID": ["Q1", "Q2", "Q3"], "PARAMCD": "BOR", "AVALC": ["PR", "PR", "SD"]})])
+    adtte = pd.concat([adtte, pd.DataFrame({"USUBJID": ["Q1", "Q2", "Q3"], "PARAMCD": "PFS", "AVAL": [30.4375] * 3,
+                                            "CNSR": [0, 0, 0]})])
+    a = R.efficacy_by_group(adsl, adrs, adtte, "GRP", ["A", "B", "C"], "t")
+    assert stat(a, group="C", stat="N") == 3 and stat(a, group="C", stat="ORR_N") == 2
+    assert stat(a, group="C", stat="ESTIMATED") == 0 and np.isnan(stat(a, group="C", stat="ORR"))
+    assert np.isnan(stat(a, group="C", stat="PFS_MEDIAN")) and stat(a, group="C", stat="PFS_EVENTS") == 3
+    assert stat(a, stat="LOGRANK_P") == pytest.approx(0.2855486082, rel=1e-8)
 
 
 def _ae_data():
@@ -96,7 +112,7 @@ def _ae_data():
         "AETOXGR": [1, 3, 2, 1, 2, 1], "TRTEMFL": ["Y", "Y", "Y", "Y", "Y", "N"],
         "AREL": ["Y", "N", "Y", "Y", "Y", "Y"], "AESER": ["N", "Y", "N", "N", "N", "N"],
         "AEACN": ["None", "Dose reduced", "Dose reduced", "None", "Drug interrupted", "Dose reduced"],
-        "AEIRFL": "N"})
+        "AEIRFL": "N", "AERELIFL": None})
     return adsl, adae
 
 
@@ -134,6 +150,8 @@ def test_deaths_by_cause_and_timing():
     assert stat(a, group="Primary cause: Progressive disease", stat="n") == 1
     assert stat(a, group="Within 30 days of the last dose", stat="n") == 1      # C: 21 days after the last dose
     assert stat(a, group="Within 60 days of the first dose", stat="n") == 1     # C: day 41
+    assert stat(a, group="Within 30 days, cause: Other / unknown", stat="n") == 1
+    assert stat(a, group="Primary cause: Adverse event", stat="n") == 0         # a DTHT01 category, always shown
     assert stat(a, group="With a grade 5 TEAE", stat="n") == 0
     tab = S.deaths_table(a.frame(), {"Safety set": "Safety set"})
     assert tab.columns.tolist() == ["Deaths", "Safety set (N = 4)"]
@@ -173,6 +191,8 @@ def test_orr_logistic_separation_is_ne_with_the_lr_test_of_r():
     assert stat(a, group=term, stat="P_LR") == pytest.approx(0.001907080969, rel=1e-6)
     assert stat(a, group="AGEGR1=<65", stat="RESPONDERS") == 9 and stat(a, group="AGEGR1=>=65", stat="N") == 10
     assert any("separation" in m for m in fits["AGEGR1"].messages)
+    # R: fisher.test(matrix(c(9, 10, 0, 10), 2))$p.value = 0.0113592554372
+    assert stat(a, group=term, stat="P_FISHER") == pytest.approx(0.0113592554372, rel=1e-9)
     row = C.orr_logistic_table(a.frame()).iloc[0]
     assert row["Odds ratio (95% CI)"] == "NE (separation)" and row["Responders / n (comparison)"] == "0 / 10 (>=65)"
 
@@ -184,3 +204,45 @@ def test_orr_logistic_odds_ratio_and_lr_p_against_r():
     a, _ = C.orr_logistic(adsl, adrs, "t")
     assert stat(a, group="AGEGR1[>=65 vs <65]", stat="OR") == pytest.approx(0.375, rel=1e-6)
     assert stat(a, group="AGEGR1[>=65 vs <65]", stat="P_LR") == pytest.approx(0.4870011427, rel=1e-6)
+    assert stat(a, group="AGEGR1[>=65 vs <65]", stat="P_FISHER") == pytest.approx(1.0)   # R fisher.test: 1
+
+
+def test_describe_never_drops_an_unlisted_level():
+    from apec_sar.analysis.summary import describe
+    df = pd.DataFrame({"ECOG": [0, 1, 1, 3, None]})
+    a = describe(df, [("ECOG", "ECOG", [0, 1, 2])], "t", "x", "p")
+    assert stat(a, stat="n[3]") == 1 and stat(a, stat="n[2]") == 0 and stat(a, stat="n[Missing]") == 1
+    assert sum(stat(a, stat=f"n[{k}]") for k in (0, 1, 2, 3, "Missing")) == 5
+
+
+def test_ae_overview_counts_an_irae_outside_the_teae_window():
+    adsl, adae = _ae_data()
+    adae = adae.assign(AEIRFL=["N", "N", "N", "N", "N", "Y"])      # D's event: not treatment-emergent, irAE window
+    ov = S.overview(adae, adsl, "t")
+    assert stat(ov, parameter="Immune-related AE", stat="n") == 1
+
+
+def test_related_by_drug_counts_each_attribution():
+    adsl, adae = _ae_data()
+    adae = adae.assign(ARELANL=["Y", "N", "Y", "N", "Y", "Y"], ARELPD1=["Y", "N", "N", "Y", "N", "N"])
+    a = S.related_by_drug(adae, adsl, "t")
+    # related TEAEs: A anemia (both), B diarrhea (anlotinib), C nausea (PD-1), C anemia (anlotinib)
+    assert stat(a, parameter="Any treatment-related AE", group="Either drug | Any grade", stat="n") == 3
+    assert stat(a, parameter="Any treatment-related AE", group="Anlotinib | Any grade", stat="n") == 3
+    assert stat(a, parameter="Any treatment-related AE", group="PD-1 inhibitor | Any grade", stat="n") == 2
+    assert stat(a, parameter="Anemia", group="PD-1 inhibitor | Any grade", stat="n") == 1
+    tab = S.related_by_drug_table(a.frame())
+    assert tab["CTCAE term"].tolist() == ["Any treatment-related AE", "Anemia", "Diarrhea", "Nausea"]
+    assert tab.iloc[1]["Anlotinib"] == "2 (50.0)"
+
+
+def test_aesi_has_every_category_with_a_null_row():
+    adsl, adae = _ae_data()
+    adae = adae.assign(AEDECOD=["Hypertension", "Epistaxis", "Epistaxis", "Nausea", "Proteinuria", "Hypertension"])
+    a = S.aesi_summary(adae, adsl, "t")
+    assert stat(a, parameter="Haemorrhage | Any", group="Any grade", stat="n") == 2
+    assert stat(a, parameter="Haemorrhage | Any", group="Grade >=3", stat="n") == 1       # A's epistaxis is grade 3
+    assert stat(a, parameter="Hypertension | Any", group="Any grade", stat="n") == 1       # D's is not treatment-emergent
+    assert stat(a, parameter="Hepatotoxicity | Any", group="Any grade", stat="n") == 0
+    tab = S.subsets_table(a.frame())
+    assert "  (no event)" in tab["Patients with"].tolist()

@@ -91,6 +91,9 @@ def test_every_numbered_output_is_registered_and_captioned_with_its_number():
         src = "".join(cell_labels(ROOT / path.lstrip("/"))[label]["source"])
         m = re.search(r'^#\|\s*(?:tbl|fig)-cap:\s*"(.*)"\s*$', src, re.M)
         assert m and m.group(1) == o.caption, f"{label}: caption differs from the registry: run python -m apec_sar.outputs sync"
+        if label.startswith("fig-"):       # a text alternative for the image in the HTML
+            alt = re.search(r'^#\|\s*fig-alt:\s*"(.*)"\s*$', src, re.M)
+            assert alt and alt.group(1) == o.title, f"{label}: fig-alt missing: run python -m apec_sar.outputs sync"
     numbers = [(o.kind, o.number) for o in outputs.values()]
     assert len(numbers) == len(set(numbers))
     assert not any(re.search(r"[a-z]$|\.0$|\.0\.", n) for _, n in numbers), "ICH numbers only (no 14.1.0, no 14.2.9b)"
@@ -123,13 +126,17 @@ needs_quarto = pytest.mark.skipif(QUARTO is None, reason="Quarto is not installe
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     """The whole SAR rendered once (HTML + PDF) in a scratch copy of the project (the user's
-    _output/ and .quarto/ stay untouched)."""
+    _output/ and .quarto/ stay untouched), the way `make report` renders it (both formats at the
+    same time, apec_sar.pipeline.render_sar)."""
     if QUARTO is None:
         pytest.skip("Quarto is not installed")
     from apec_sar.paths import scratch_copy
     project = scratch_copy(tmp_path_factory.mktemp("render") / "project", ROOT)
     env = {**os.environ, "QUARTO_PYTHON": sys.executable, "APEC_SAR_ROOT": str(project)}
-    res = subprocess.run([QUARTO, "render"], cwd=project, capture_output=True, text=True, env=env)
+    res = subprocess.run([sys.executable, "-c", "import os, sys; from pathlib import Path; "
+                          "from apec_sar.pipeline import render_sar; "
+                          "sys.stdout.write(render_sar(Path(os.environ['APEC_SAR_ROOT']), sys.argv[1], dict(os.environ)))",
+                          QUARTO], cwd=project, capture_output=True, text=True, env=env)
     return res, project / "_output" / "sar"
 
 
@@ -225,6 +232,9 @@ def test_html_in_headless_chromium(rendered):
                 assert title in h1.replace("\u2019", "'"), (ch, h1)      # Quarto prints typographic apostrophes
                 broken = page.eval("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
                 assert broken == [], (ch, broken)
+                no_alt = page.eval("Array.from(document.querySelectorAll('figure img, .cell-output-display img'))"
+                                   ".filter(i => !(i.alt || '').trim()).map(i => i.src)")
+                assert no_alt == [], (ch, no_alt)
                 errors = [e for e in page.errors if "favicon.ico" not in e]
                 assert errors == [], (ch, errors)
                 external = page.eval("performance.getEntriesByType('resource').map(r => r.name).filter(n => !n.startsWith(location.origin))")

@@ -28,7 +28,7 @@ Inside a template:
   numbers of statistics moved / added / removed since it (:func:`apec_sar.release.changes`),
   ``changes_note``: the changes of method listed under ``sar.changes`` in ``_variables.yml``,
   ``datalock``: this extract's data-lock hash;
-- ``version``, ``status``, ``cutoff``, ``publication_cutoff``, ``fmt``, ``fmt_p``, ``months``,
+- ``version``, ``status``, ``cutoff``, ``synthetic`` (the data are the synthetic extract), ``publication_cutoff``, ``fmt``, ``fmt_p``, ``months``,
   ``factor_label(term)`` (a model term in words), ``alpha`` (the nominal level named in the text),
   ``rules`` (derivation constants: ``rules.sd_days`` ...).
 
@@ -86,11 +86,16 @@ class ArdLookup:
                 m &= a[col].astype(str) == str(v)
         return a[m]
 
-    def value(self, parameter, stat, group="All", output=None, analysis=None, population=None) -> float:
+    def value(self, parameter, stat, group="All", output=None, analysis=None, population=None,
+              default=None) -> float:
+        """The statistic; ``default`` (e.g. 0 for a count of queries a rule did not raise) when no
+        row matches, else no match is an error."""
         hits = self._hits(parameter, stat, group, output, analysis, population)
         values = hits.VALUE.astype(float).to_numpy()
         if len(hits) == 1 or (len(hits) > 1 and np.allclose(values, values[0], rtol=0, atol=1e-12, equal_nan=True)):
             return float(values[0])
+        if not len(hits) and default is not None:
+            return float(default)
         where = dict(parameter=parameter, stat=stat, group=group, output=output, analysis=analysis,
                      population=population)
         where = {k: v for k, v in where.items() if v is not None}
@@ -185,6 +190,7 @@ def context(ard: pd.DataFrame, name: str, root: Path | None = None) -> dict:
     return {**ArdLookup(ard, name).functions(), "prev": prev, "previous": previous, "history": hist,
             "changes": counts, "changes_note": (variables.get("sar") or {}).get("changes") or [], "datalock": datalock,
             "version": cfg.version, "status": cfg.status, "cutoff": cfg.data_cutoff.isoformat(),
+            "synthetic": cfg.synthetic_data,
             "publication_cutoff": PUBLICATION_CUTOFF.isoformat(), "fmt": fmt, "fmt_p": fmt_p,
             "months": lambda days, d=2: fmt(float(days) / 30.4375, d), "plural": plural,
             "factor_label": factor_label, "alpha": ALPHA, "rules": rules()}
@@ -197,12 +203,13 @@ def rules() -> dict:
     from .analysis.irae import LANDMARK_DAYS
     from .analysis.response import PD_THRESHOLD, PR_THRESHOLD
     from .analysis.survival import LANDMARKS_MONTHS
+    from .clean.consistency import WINDOW_DAYS
     from .derive.response import CLINICAL_BENEFIT_DAYS, CONFIRM_DAYS, SD_WINDOW_DAYS, SD_WINDOW_SENSITIVITY
     from .derive.safety import IRAE_WINDOW_DAYS, TEAE_WINDOW_DAYS
     return {"sd_days": SD_WINDOW_DAYS, "sd_short": SD_WINDOW_SENSITIVITY[0], "sd_long": SD_WINDOW_SENSITIVITY[1],
             "confirm_days": CONFIRM_DAYS, "cbr_weeks": CLINICAL_BENEFIT_DAYS // 7, "teae_days": TEAE_WINDOW_DAYS,
             "irae_days": IRAE_WINDOW_DAYS, "landmarks": LANDMARK_DAYS, "pr_threshold": PR_THRESHOLD,
-            "pd_threshold": PD_THRESHOLD, "rate_months": LANDMARKS_MONTHS}
+            "pd_threshold": PD_THRESHOLD, "rate_months": LANDMARKS_MONTHS, "query_window_days": WINDOW_DAYS}
 
 
 ALPHA = 0.05     # the nominal level the text names ("a nominal p below 0.05"), never a decision rule
@@ -214,7 +221,8 @@ def factor_label(term: str) -> str:
     name, _, rest = str(term).partition("[")
     label = COVARIATES.get(name, (name, None))[0]
     label = label if label.isupper() or label[:3].isupper() else label[0].lower() + label[1:]
-    return f"{label} ({rest[:-1]})" if rest else label
+    from .tables import typeset
+    return typeset(f"{label} ({rest[:-1]})" if rest else label)
 
 
 def plural(count, one: str, many: str) -> str:
@@ -243,7 +251,7 @@ EXPRESSION = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 CROSS_REF = re.compile(r"@(?:tbl|fig|sec)-[\w-]+")
 # technical tokens that are not results: names of standards and identifiers
 ALLOWED = re.compile(r"RECIST 1\.1|CTCAE v5\.0|95% CI|NCT04984096|ICH E3|ICH E9|PD-1|PD-L1|[Gg]rade [1-5](?:-[1-5])?\b|"
-                     r"ECOG performance status of [0-4]\b|± 1\.96")
+                     r"ECOG performance status of [0-4]\b|± 1\.96|\b[A-Z]\d{2}\b")
 
 
 def typed_numbers(text: str) -> list[str]:

@@ -7,7 +7,7 @@ comes from the label (``tbl-`` Table, ``fig-`` Figure) unless ``kind`` says othe
 
 ``python -m apec_sar.outputs sync`` writes each output's caption ("Table 14.2.5 Progression-free
 and overall survival (analysis set)") into the ``#| tbl-cap:`` / ``#| fig-cap:`` line of its
-notebook cell; Quarto prints it, and the Typst format and the HTML post-render step take the
+notebook cell (and a figure's title into ``#| fig-alt:``, its text alternative in the HTML); Quarto prints it, and the Typst format and the HTML post-render step take the
 number from the caption.
 """
 
@@ -86,6 +86,7 @@ def load_outputs(root: Path | None = None) -> list[Output]:
 
 CAPTION_LINE = re.compile(r'^(#\|\s*(?:tbl|fig)-cap:\s*).*$')
 LABEL_LINE = re.compile(r"^#\|\s*label:\s*(\S+)\s*$")
+ALT_LINE = re.compile(r"^#\|\s*fig-alt:")
 
 
 def _cell_label(lines: list[str]) -> str | None:
@@ -122,6 +123,10 @@ def sync(root: Path | None = None) -> list[str]:
             new = [CAPTION_LINE.sub(lambda m: m.group(1) + cap, line) for line in lines]
             if not any(CAPTION_LINE.match(line) for line in lines):
                 new.insert(1, f"#| {label.split('-')[0]}-cap: {cap}")
+            if label.startswith("fig-"):      # the image's text alternative in the HTML
+                alt = f"#| fig-alt: {json.dumps(outputs[label].title, ensure_ascii=False)}"
+                new = [line for line in new if not ALT_LINE.match(line)]
+                new.insert(2, alt)
             if new != lines:
                 cell.source = "\n".join(new)
                 dirty = True

@@ -81,7 +81,7 @@ def notebooks(root: Path) -> list[Path]:
 
 # what each notebook reads from the others (by number); everything also depends on src/,
 # _variables.yml and the locked raw data
-ANALYSES = ["02", "03", "04", "05", "06", "07", "08"]   # the notebooks that write ARD rows
+ANALYSES = ["01", "02", "03", "04", "05", "06", "07", "08"]   # the notebooks that write ARD rows
 DEPENDS = {"01": [], "02": ["01"], "03": ["02"], "04": ["02"], "05": ["02"], "06": ["02"], "07": ["02"],
            "08": ["01"], "09": [], "10": ANALYSES, "11": ANALYSES + ["10"], "12": ANALYSES}
 # files other than src/, the configuration and the raw data that a notebook reads
@@ -256,8 +256,77 @@ def _run(args) -> int:
         return 0
     # the pre-render step (scripts/prerender.py) imports apec_sar: give Quarto this Python
     env = {**os.environ, "QUARTO_PYTHON": sys.executable}
-    _step("quarto render (HTML + PDF)", lambda: subprocess.run([quarto, "render"], cwd=root, check=True, env=env))
+    try:
+        log = _step("quarto render (HTML and PDF at the same time)", lambda: render_sar(root, quarto, env))
+    except RenderError as exc:
+        print(f"[report] {exc}", file=sys.stderr)
+        return 1
+    warnings = [line for line in log.splitlines() if re.search(r"\bwarn(ing)?\b", line, re.I)]
+    for line in warnings:
+        print(f"[report] quarto: {line.strip()}", flush=True)
+    out = (root / "_output" / "sar").relative_to(root)
+    print(f"[report] SAR: {out}/index.html and {out}/{_book_output(root)}.pdf", flush=True)
     return 0
+
+
+def _book_output(root: Path) -> str:
+    import yaml
+    return yaml.safe_load((root / "_quarto.yml").read_text(encoding="utf-8"))["book"]["output-file"]
+
+
+# what a render of the book reads: the Quarto project and the notebooks whose outputs it embeds
+RENDER_TREE = ["_quarto.yml", "_variables.yml", "index.qmd", "report", "notebooks", "_extensions", "scripts"]
+
+
+def render_sar(root: Path, quarto: str, env: dict, parallel: bool = True) -> str:
+    """Render the SAR and return what Quarto printed. HTML from the project and, at the same time,
+    the PDF from a copy of the Quarto sources (a book render of one format clears the other's
+    output, and two renders must not share ``.quarto/``), then the PDF moves into ``_output/sar``.
+    The build stamp is written once, before both (the pre-render step then does nothing), so both
+    formats carry the same stamp. A failed render raises with the end of its output.
+    ``parallel=False``: one ``quarto render`` of both formats, in turn."""
+    import tempfile
+    if not parallel:
+        res = subprocess.run([quarto, "render"], cwd=root, env=env, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RenderError("HTML and PDF", res.stdout + res.stderr)
+        return res.stdout + res.stderr
+    from .provenance import STAMP_FILE, write_stamp
+    write_stamp()
+    env = {**env, "APEC_SAR_STAMP_READY": "1"}
+    with tempfile.TemporaryDirectory(prefix="apec-sar-pdf-") as tmp:
+        tree = Path(tmp) / "project"
+        tree.mkdir()
+        for name in RENDER_TREE + [STAMP_FILE]:
+            src = root / name
+            if src.is_dir():
+                shutil.copytree(src, tree / name, ignore=shutil.ignore_patterns("*_files", "*.quarto_ipynb*"))
+            elif src.is_file():
+                shutil.copy2(src, tree / name)
+        logs = {what: Path(tmp) / f"{what}.log" for what in ("HTML", "PDF")}
+        with open(logs["HTML"], "w") as h_out, open(logs["PDF"], "w") as p_out:
+            procs = {"HTML": subprocess.Popen([quarto, "render", "--to", "html"], cwd=root, env=env,
+                                              stdout=h_out, stderr=subprocess.STDOUT),
+                     "PDF": subprocess.Popen([quarto, "render", "--to", "sar-typst"], cwd=tree, env=env,
+                                             stdout=p_out, stderr=subprocess.STDOUT)}
+            codes = {what: proc.wait() for what, proc in procs.items()}
+        text = {what: log.read_text(encoding="utf-8", errors="replace") for what, log in logs.items()}
+        for what, code in codes.items():
+            if code != 0:
+                raise RenderError(what, text[what])
+        out = root / "_output" / "sar"
+        out.mkdir(parents=True, exist_ok=True)
+        for p in (tree / "_output" / "sar").glob("*.pdf"):
+            shutil.move(str(p), out / p.name)
+    return text["HTML"] + text["PDF"]
+
+
+class RenderError(RuntimeError):
+    """Quarto failed to render one format; the message ends with what it printed."""
+
+    def __init__(self, what: str, output: str):
+        tail = "\n".join(output.rstrip().splitlines()[-40:])
+        super().__init__(f"quarto render of the {what} failed:\n{tail}")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,25 @@ def show(gt: GT):
     return HTML(_clean_html(gt.as_raw_html(make_page=False, all_important=False)))
 
 
+TYPESET = [(re.compile(r">="), "≥"), (re.compile(r"<="), "≤"), (re.compile(r"\+/-"), "±"),
+           (re.compile(r"\s->\s"), " → "), (re.compile(r"\bkg/m2\b"), "kg/m²"),
+           # a range between numbers (or NE): an en dash, no spaces
+           (re.compile(r"(?<=[\d%E]) - (?=[−\-]?\d|NE\b)"), "–"),
+           # a minus sign before a number at the start of a value or after a space, ( or ,
+           (re.compile(r"(?:(?<=^)|(?<=[\s(,\[]))-(?=\d)"), "−")]
+
+
+def typeset(text):
+    """Print conventions of the SAR's tables: ≥ ≤ ± → and m² for their ASCII spellings, an en dash
+    for a range of numbers ("1.45–2.96"), a minus sign for a negative number. Data and the ARD
+    keep the ASCII; only what is printed changes."""
+    if not isinstance(text, str):
+        return text
+    for pattern, repl in TYPESET:
+        text = pattern.sub(repl, text)
+    return text
+
+
 def _indent(value):
     if isinstance(value, str) and value.startswith(" "):
         stripped = value.lstrip(" ")
@@ -50,22 +69,27 @@ def _indent(value):
     return value
 
 
-def gt_table(df: pd.DataFrame, table_id: str, header: str, notes=(), *, align_first: str = "left") -> GT:
+def gt_table(df: pd.DataFrame, table_id: str, header: str, notes=(), *, align_first: str = "left",
+             group: str | None = None) -> GT:
     """A SAR table: ``header`` (population and N, e.g. "Analysis set, N = 29") above the column
     labels, ``notes`` (footnotes: definitions, methods, source, "Synthetic data.") below. The
     number and title are the notebook cell's ``tbl-cap``. The first column is left-aligned, the
-    others centred; leading spaces indent a row label."""
+    others centred; leading spaces indent a row label. ``group``: a column whose values head
+    blocks of rows, each printed once across the full width (a row group)."""
     d = df.reset_index(drop=True).copy()
     for c in d.columns:
         if d[c].dtype == object:
-            d[c] = d[c].map(_indent)
-    g = GT(d, id=table_id)
+            d[c] = d[c].map(lambda v: _indent(typeset(v)))
+    d.columns = [typeset(str(c)) for c in d.columns]
+    group = typeset(group) if group else None
+    g = GT(d, id=table_id, groupname_col=group)
     if header:
-        g = g.tab_header(title=header)
+        g = g.tab_header(title=typeset(header))
     g = g.tab_options(heading_title_font_size="100%", heading_align="left", column_labels_font_weight="bold",
                       data_row_padding="2px", source_notes_font_size="90%")
-    first = [d.columns[0]]
-    rest = list(d.columns[1:])
+    shown = [c for c in d.columns if c != group]
+    first = [shown[0]]
+    rest = shown[1:]
     g = g.cols_align(align=align_first, columns=first)
     numeric = [c for c in rest if _numeric_column(d[c])]
     text = [c for c in rest if c not in numeric]
@@ -74,7 +98,7 @@ def gt_table(df: pd.DataFrame, table_id: str, header: str, notes=(), *, align_fi
     if text:
         g = g.cols_align(align="left", columns=text)
     for n in notes:
-        g = g.tab_source_note(n)
+        g = g.tab_source_note(typeset(n))
     return g
 
 
@@ -180,6 +204,9 @@ def rspt01(ard: pd.DataFrame, params: list[str], labels: dict[str, str]) -> pd.D
     return pd.DataFrame(rows)
 
 
+LEVEL_LABELS = {"Y": "Yes", "N": "No", "M": "Male", "F": "Female"}   # codes printed as words
+
+
 def describe_table(ard: pd.DataFrame, columns: str | dict[str, str] = "Value",
                    decimals: dict[str, int] | None = None, blocks: dict[str, str] | None = None) -> pd.DataFrame:
     """DMT01-style rows from :func:`apec_sar.analysis.summary.describe` ARD rows.
@@ -195,7 +222,9 @@ def describe_table(ard: pd.DataFrame, columns: str | dict[str, str] = "Value",
     for pop, lab in pops.items():
         a = ard[ard.POPULATION == pop]
         n = a[(a.PARAMETER == "ALL") & (a.STAT == "N")].VALUE
-        labels[pop] = f"{lab} (N = {int(n.iloc[0])})" if len(n) == 1 else lab
+        # the population's N is its first block's (later blocks may count a subset: those whose
+        # treatment ended, those who received a drug)
+        labels[pop] = f"{lab} (N = {int(n.iloc[0])})" if len(n) else lab
     body = ard[(ard.PARAMETER != "ALL") & ard.POPULATION.isin(list(pops))]
     rows = []
 
@@ -227,7 +256,7 @@ def describe_table(ard: pd.DataFrame, columns: str | dict[str, str] = "Value",
                 rows.append({"Characteristic": label + ", n (%)", **{labels[p]: "" for p in pops}})
                 levels = list(dict.fromkeys(s[2:-1] for s in g.STAT if s.startswith("n[")))
                 for lev in levels:
-                    rows.append({"Characteristic": f"  {lev}", **{
+                    rows.append({"Characteristic": f"  {LEVEL_LABELS.get(lev, lev)}", **{
                         labels[p]: (f"{int(st[p][f'n[{lev}]'])} ({fmt(st[p][f'pct[{lev}]'], 1)})"
-                                    if f"n[{lev}]" in st[p] else "0") for p in pops}})
+                                    if f"n[{lev}]" in st[p] else "0 (0.0)") for p in pops}})
     return pd.DataFrame(rows, columns=["Characteristic", *labels.values()])

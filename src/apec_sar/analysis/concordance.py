@@ -87,7 +87,7 @@ def concordance_table(conc: pd.DataFrame) -> pd.DataFrame:
         "Published": [show(v, u) for v, u in zip(conc.Published, conc.Unit)],
         "SAR": [show(v, u) for v, u in zip(conc.SAR, conc.Unit)],
         "Difference": [show(v, u) if u != "patients" else str(int(round(v))) for v, u in zip(conc.Difference, conc.Unit)],
-        "Tolerance": [show(v, u) if u != "patients" else "exact" for v, u in zip(conc.Tolerance, conc.Unit)],
+        "Tolerance": [fmt(v, 2) if u != "patients" else "exact" for v, u in zip(conc.Tolerance, conc.Unit)],
         "Verdict": conc.Verdict,
         "SAR, Brookmeyer-Crowley CI": [show(v, u) for v, u in zip(conc["SAR primary method"], conc.Unit)],
         "Source": conc.Source})

@@ -30,6 +30,7 @@ COVARIATES = {
     "NLRGR1": ("NLR", ["<5", ">=5"]),
     "PD1GR": ("PD-1 inhibitor", ["camrelizumab", "other"]),
 }
+ENDPOINTS = {"PFS": "Progression-free survival", "OS": "Overall survival"}
 MULTIVARIABLE = ["ECOGGR1", "NLRGR1", "METLIVER"]   # the SAP's model: three terms for about 25 events
 COX_METHOD = "Cox PH, Efron ties, Wald 95% CI; p: Wald (term), likelihood ratio (model)"
 
@@ -89,6 +90,11 @@ def cox_models(d: pd.DataFrame, param: str, output_ids: dict[str, str]) -> tuple
     rf = fit_firth(d, "time", "status", multi)
     fits["firth"] = rf
     _add_firth(ard, rf, output_ids["firth"], param)
+    # the same model by maximum likelihood with Breslow ties, so that the comparison with Firth's
+    # fit (Breslow, as coxphf) shows the penalisation alone
+    rb = fit_cox(d, "time", "status", multi, ties="breslow")
+    fits["multi_breslow"] = rb
+    _add_model(ard, rb, output_ids["firth"], param, "multivariable Breslow", COX_METHOD.replace("Efron", "Breslow"))
     zph_method = ("score test for g(t) x terms, g = 1 - KM(t-) (R survival >= 3.0 cox.zph); per term and GLOBAL")
     for row in ph_test(r).itertuples():
         for stat, v in (("CHISQ", row.chisq), ("DF", row.df), ("P_PH", row.p)):
@@ -153,8 +159,8 @@ def _getter(ard: pd.DataFrame):
 
 def cox_table(ard: pd.DataFrame) -> pd.DataFrame:
     """Univariable and multivariable HRs side by side, one row per factor, a block per endpoint
-    with the multivariable model's n, events, events per variable and LR test; from the ARD
-    rows written by :func:`cox_models`."""
+    (column ``Model``, shown as a row group) naming the multivariable model's n, events, events
+    per variable and LR test; from the ARD rows written by :func:`cox_models`."""
     from ..stats.rounding import fmt, fmt_p
     val = _getter(ard)
     ci = lambda v: f"{fmt(v[0], 2)} ({fmt(v[1], 2)}, {fmt(v[2], 2)})"  # noqa: E731
@@ -162,17 +168,16 @@ def cox_table(ard: pd.DataFrame) -> pd.DataFrame:
     for param in ard[ard.ANALYSIS.str.startswith("Cox univariable")].PARAMETER.unique():
         n, ev, epv = (val("Cox multivariable", param, "MODEL", s) for s in ("N", "EVENTS", "EPV"))
         lr, df, p = (val("Cox multivariable", param, "MODEL", s) for s in ("LR_STAT", "LR_DF", "LR_P"))
-        out.append({"Factor": f"{param}: multivariable model n = {int(n)}, events = {int(ev)}, events per variable "
-                              f"{fmt(epv, 1)}; LR chi-square {fmt(lr, 2)} on {int(df)} df, p = {fmt_p(p)}",
-                    "Events / n": "", "Univariable HR (95% CI)": "", "p": "", "p (Holm)": "",
-                    "Multivariable HR (95% CI)": "", "p (LR)": ""})
+        model_row = (f"{ENDPOINTS.get(param, param)}. Multivariable model: {int(n)} patients, {int(ev)} events, "
+                     f"{fmt(epv, 1)} events per variable; likelihood-ratio chi-square {fmt(lr, 2)} on {int(df)} df, "
+                     f"p = {fmt_p(p)}")
         for cov, (label, levels) in COVARIATES.items():
             term = f"{cov}[{levels[1]} vs {levels[0]}]"
             model = f"Cox univariable {cov}"
             uni = [val(model, param, term, s) for s in ("HR", "LOWER", "UPPER")]
             in_multi = cov in MULTIVARIABLE
             mul = [val("Cox multivariable", param, term, s) for s in ("HR", "LOWER", "UPPER")]
-            out.append({"Factor": f"  {label}: {levels[1]} vs {levels[0]}",
+            out.append({"Model": model_row, "Factor": f"{label}: {levels[1]} vs {levels[0]}",
                         "Events / n": f"{int(val(model, param, 'MODEL', 'EVENTS'))} / {int(val(model, param, 'MODEL', 'N'))}",
                         "Univariable HR (95% CI)": ci(uni), "p": fmt_p(val(model, param, term, "P_WALD")),
                         "p (Holm)": fmt_p(val(model, param, term, "P_HOLM")),
@@ -182,8 +187,9 @@ def cox_table(ard: pd.DataFrame) -> pd.DataFrame:
 
 
 def firth_table(ard: pd.DataFrame) -> pd.DataFrame:
-    """The multivariable model by maximum likelihood (Wald CI) and by Firth's penalised
-    likelihood (profile CI, penalised LR p), one row per term, a block per endpoint."""
+    """The multivariable model by maximum likelihood (Breslow ties, Wald CI and p) and by Firth's
+    penalised likelihood (Breslow ties, profile CI, penalised LR p), one row per term, a block per
+    endpoint: the two differ only by the penalty."""
     from ..stats.rounding import fmt, fmt_p
     val = _getter(ard)
     out = []
@@ -193,7 +199,7 @@ def firth_table(ard: pd.DataFrame) -> pd.DataFrame:
         for cov in MULTIVARIABLE:
             label, levels = COVARIATES[cov]
             term = f"{cov}[{levels[1]} vs {levels[0]}]"
-            ml = [val("Cox multivariable", param, term, s) for s in ("HR", "LOWER", "UPPER", "P_WALD")]
+            ml = [val("Cox multivariable Breslow", param, term, s) for s in ("HR", "LOWER", "UPPER", "P_WALD")]
             fi = [val("Cox multivariable Firth", param, term, s) for s in ("HR", "LOWER", "UPPER", "P")]
             out.append({"Term": f"  {label}: {levels[1]} vs {levels[0]}",
                         "ML HR (95% Wald CI)": f"{fmt(ml[0], 2)} ({fmt(ml[1], 2)}, {fmt(ml[2], 2)})", "p (Wald)": fmt_p(ml[3]),
@@ -219,16 +225,19 @@ def ph_table(ard: pd.DataFrame) -> pd.DataFrame:
 
 
 LOGISTIC_METHOD = ("logistic regression (statsmodels GLM, binomial, logit), univariable; odds ratio with "
-                   "profile-likelihood 95% CI (R confint.glm); p: likelihood-ratio test of the factor; "
-                   "p (Holm): adjusted across the factors")
+                   "profile-likelihood 95% CI (R confint.glm); P_LR: likelihood-ratio test of the factor; "
+                   "P_FISHER: Fisher's exact test of the 2 x 2 table (R fisher.test, two-sided); "
+                   "P_HOLM: Fisher p adjusted by Holm's method across the factors")
 
 
 def orr_logistic(adsl: pd.DataFrame, adrs: pd.DataFrame, output_id: str) -> tuple[ARD, dict]:
-    """Objective response (unconfirmed BOR CR/PR) on each prognostic factor of COVARIATES by
-    univariable logistic regression: responders / n per level, the odds ratio of the second level
-    against the first (reference) with its profile-likelihood 95% CI, the likelihood-ratio p and
-    its Holm adjustment across the factors (nominal, exploratory). A level with no or only
-    responders separates: the odds ratio is not estimable (NE) and its p comes from the LR test."""
+    """Objective response (unconfirmed BOR CR/PR) on each prognostic factor of COVARIATES:
+    responders / n per level; the odds ratio of the second level against the first (reference) by
+    univariable logistic regression with its profile-likelihood 95% CI, and its likelihood-ratio
+    p; Fisher's exact p of the 2 x 2 table (valid at any size and under separation, so it is the
+    p the table shows) and its Holm adjustment across the factors (nominal, exploratory). A level
+    with no or only responders separates: the odds ratio is not estimable (NE)."""
+    from scipy.stats import fisher_exact
     from ..stats.logistic import logistic_regression
     a = analysed_with_groups(adsl)
     bor = adrs[adrs.PARAMCD == "BOR"].set_index("USUBJID").AVALC
@@ -252,8 +261,11 @@ def orr_logistic(adsl: pd.DataFrame, adrs: pd.DataFrame, output_id: str) -> tupl
         add("OR_LCL", np.nan if separated else row.pl_lower)
         add("OR_UCL", np.nan if separated else row.pl_upper)
         add("P_WALD", np.nan if separated else row.p_wald)
-        p = float(r.term_tests.p_lr.iloc[0])
-        add("P_LR", p)
+        add("P_LR", float(r.term_tests.p_lr.iloc[0]))
+        table = [[int(((a[cov] == lev) & (a.RESP == 1)).sum()), int(((a[cov] == lev) & (a.RESP == 0)).sum())]
+                 for lev in levels]
+        p = float(fisher_exact(table).pvalue)
+        add("P_FISHER", p)
         p_lr.append(p)
     for (cov, (_label, levels)), ph in zip(COVARIATES.items(), p_adjust(p_lr, "holm")):
         ard.add(output_id, f"logistic univariable {cov}", "Analysis set", "ORR", f"{cov}[{levels[1]} vs {levels[0]}]",
@@ -263,7 +275,7 @@ def orr_logistic(adsl: pd.DataFrame, adrs: pd.DataFrame, output_id: str) -> tupl
 
 def orr_logistic_table(ard: pd.DataFrame) -> pd.DataFrame:
     """Rows of :func:`orr_logistic`: factor, responders / n of each level, OR (95% profile CI),
-    LR p and Holm-adjusted p."""
+    Fisher's exact p and its Holm adjustment."""
     from ..stats.rounding import fmt, fmt_p
     val = _getter(ard)
     out = []
@@ -278,5 +290,6 @@ def orr_logistic_table(ard: pd.DataFrame) -> pd.DataFrame:
                     "Responders / n (comparison)": f"{resp[1]} ({levels[1]})",
                     "Odds ratio (95% CI)": "NE (separation)" if orr != orr else
                     f"{fmt(orr, 2)} ({fmt(val(model, 'ORR', term, 'OR_LCL'), 2)}, {fmt(val(model, 'ORR', term, 'OR_UCL'), 2)})",
-                    "p (LR)": fmt_p(val(model, "ORR", term, "P_LR")), "p (Holm)": fmt_p(val(model, "ORR", term, "P_HOLM"))})
+                    "p (Fisher exact)": fmt_p(val(model, "ORR", term, "P_FISHER")),
+                    "p (Holm)": fmt_p(val(model, "ORR", term, "P_HOLM"))})
     return pd.DataFrame(out)

@@ -11,6 +11,9 @@ from ..stats.binom import clopper_pearson
 
 CATEGORIES = ["CR", "PR", "SD", "NON-CR/NON-PD", "PD", "NE", "MISSING"]
 CP = "Clopper-Pearson exact 95% CI"
+CATEGORY_LABELS = {"CR": "Complete response (CR)", "PR": "Partial response (PR)", "SD": "Stable disease (SD)",
+                   "NON-CR/NON-PD": "Non-CR/non-PD", "PD": "Progressive disease (PD)", "NE": "Not evaluable (NE)",
+                   "MISSING": "No post-baseline assessment"}
 
 
 def response_summary(adrs: pd.DataFrame, output_id: str, param: str = "BOR",
@@ -119,7 +122,7 @@ def disease_control_table(ard: pd.DataFrame) -> pd.DataFrame:
         rows.append({"Definition": label, "N": int(st["N"]),
                      "SD, n": "" if "n[SD]" not in st else str(int(st["n[SD]"])),
                      "Rate, n (%)": f"{int(st['RATE_N'])} ({fmt(st['RATE'], 1)})",
-                     "95% CI (Clopper-Pearson)": f"{fmt(st['RATE_LCL'], 1)}, {fmt(st['RATE_UCL'], 1)}"})
+                     "95% CI (Clopper-Pearson)": f"({fmt(st['RATE_LCL'], 1)}, {fmt(st['RATE_UCL'], 1)})"})
     return pd.DataFrame(rows)
 
 
@@ -150,13 +153,13 @@ def response_table(ard: pd.DataFrame, population: str = "Analysis set") -> pd.Da
     for c in CATEGORIES:
         if c == "NON-CR/NON-PD" and all(v(p, f"n[{c}]") == 0 for p in cols):
             continue
-        rows.append({"Statistic": f"{c}, n (%)", **{lab: f"{int(v(p, f'n[{c}]'))} ({fmt(v(p, f'pct[{c}]'), 1)})"
-                                                      for p, lab in cols.items()}})
+        rows.append({"Statistic": f"{CATEGORY_LABELS.get(c, c)}, n (%)",
+                     **{lab: f"{int(v(p, f'n[{c}]'))} ({fmt(v(p, f'pct[{c}]'), 1)})" for p, lab in cols.items()}})
     for name, label in (("ORR", "Objective response rate (CR + PR)"), ("DCR", "Disease control rate (CR + PR + SD)")):
         rows.append({"Statistic": f"{label}, n (%)",
                      **{lab: f"{int(v(p, f'{name}_N'))} ({fmt(v(p, name), 1)})" for p, lab in cols.items()}})
         rows.append({"Statistic": "  95% CI (Clopper-Pearson)",
-                     **{lab: f"{fmt(v(p, f'{name}_LCL'), 1)}, {fmt(v(p, f'{name}_UCL'), 1)}" for p, lab in cols.items()}})
+                     **{lab: f"({fmt(v(p, f'{name}_LCL'), 1)}, {fmt(v(p, f'{name}_UCL'), 1)})" for p, lab in cols.items()}})
     return pd.DataFrame(rows)
 
 
@@ -229,13 +232,18 @@ PRIOR_ICI_GROUPINGS = {
 }
 
 
+MIN_SUBGROUP_N = 5     # the SAP's rule: no estimate for a subgroup of fewer patients
+
+
 def efficacy_by_group(adsl: pd.DataFrame, adrs: pd.DataFrame, adtte: pd.DataFrame, by: str, levels: list[str],
-                      output_id: str, population: str = "Analysis set", min_n: int = 1) -> ARD:
+                      output_id: str, population: str = "Analysis set", min_n: int = MIN_SUBGROUP_N) -> ARD:
     """ORR and DCR (unconfirmed BOR; Clopper-Pearson 95% CI) and PFS (events, Kaplan-Meier
     median with its Brookmeyer-Crowley 95% CI) within each level of ``by`` among the patients of
     ``adsl`` (the population), and the log-rank test of PFS across the levels with at least
-    ``min_n`` patients (R ``survdiff``; nominal, exploratory). Levels without patients give n = 0
-    rows (a null report, not a missing row)."""
+    ``min_n`` patients (R ``survdiff``; nominal, exploratory). A level with fewer than ``min_n``
+    patients shows its n, responders and events but no estimate (ESTIMATED 0; the SAP's
+    minimum-n rule) and takes no part in the test; a level without patients gives n = 0 rows (a
+    null report, not a missing row)."""
     from ..stats import km as K
     from ..stats.compare import logrank_test
     ard = ARD()
@@ -252,16 +260,18 @@ def efficacy_by_group(adsl: pd.DataFrame, adrs: pd.DataFrame, adtte: pd.DataFram
         n = len(g)
         add = lambda stat, v, m="", lev=lev: ard.add(output_id, analysis, population, by, lev, stat, v, m)  # noqa: E731
         add("N", n)
+        estimated = n >= min_n
+        add("ESTIMATED", float(estimated), f"estimates only for groups of at least {min_n} patients")
         for name, cats in (("ORR", ["CR", "PR"]), ("DCR", ["CR", "PR", "SD", "NON-CR/NON-PD"])):
             k = int(g.BOR.isin(cats).sum())
-            p, lo, hi = clopper_pearson(k, n) if n else (np.nan, np.nan, np.nan)
+            p, lo, hi = clopper_pearson(k, n) if estimated else (np.nan, np.nan, np.nan)
             add(f"{name}_N", k)
             add(name, 100 * p, CP)
             add(f"{name}_LCL", 100 * lo, CP)
             add(f"{name}_UCL", 100 * hi, CP)
         add("PFS_EVENTS", int(g.status.sum()))
         med = lo = hi = np.nan
-        if n:
+        if estimated:
             med, lo, hi = K.quantile(K.kaplan_meier(g.time.to_numpy(), g.status.to_numpy()), 0.5)
         add("PFS_MEDIAN", med, km_meth)
         add("PFS_MEDIAN_LCL", lo, km_meth)
@@ -278,7 +288,8 @@ def efficacy_by_group(adsl: pd.DataFrame, adrs: pd.DataFrame, adtte: pd.DataFram
 
 def efficacy_by_group_table(ard: pd.DataFrame) -> pd.DataFrame:
     """Display rows of :func:`efficacy_by_group` ARD rows (one block per grouping variable):
-    n, ORR, DCR (n (%), 95% CI), PFS events and median (95% CI), and the log-rank p."""
+    n, responders, ORR and DCR % (95% CI), PFS events and median (95% CI), and the log-rank p;
+    a group below the minimum n shows its counts only."""
     from ..stats.rounding import fmt, fmt_p
     rows = []
     for by, (label, levels) in PRIOR_ICI_GROUPINGS.items():
@@ -287,17 +298,19 @@ def efficacy_by_group_table(ard: pd.DataFrame) -> pd.DataFrame:
             continue
         st = lambda lev, a=a: dict(zip(a[a.GROUP == lev].STAT, a[a.GROUP == lev].VALUE))  # noqa: E731
         p = st("All").get("LOGRANK_P", np.nan)
-        rows.append({"Subgroup": label, "n": "", "ORR, n (%) [95% CI]": "", "DCR, n (%) [95% CI]": "",
-                     "PFS events": "", "Median PFS, months (95% CI)": "",
-                     "Log-rank p": fmt_p(p) if p == p else ""})
+        rows.append({"Subgroup": label, "n": "", "Responders, n": "", "ORR, % (95% CI)": "", "DCR, % (95% CI)": "",
+                     "PFS events, n": "", "Median PFS, months (95% CI)": "", "Log-rank p": fmt_p(p) if p == p else ""})
         for lev in levels:
             s = st(lev)
             n = int(s["N"])
-            rate = lambda k, s=s, n=n: (f"{int(s[k + '_N'])} ({fmt(s[k], 1)}) [{fmt(s[k + '_LCL'], 1)}, {fmt(s[k + '_UCL'], 1)}]"  # noqa: E731
-                                        if n else "-")
-            rows.append({"Subgroup": f"  {lev}", "n": str(n), "ORR, n (%) [95% CI]": rate("ORR"),
-                         "DCR, n (%) [95% CI]": rate("DCR"), "PFS events": str(int(s["PFS_EVENTS"])) if n else "-",
+            shown = bool(s.get("ESTIMATED", 1))
+            rate = lambda k, s=s: f"{fmt(s[k], 1)} ({fmt(s[k + '_LCL'], 1)}, {fmt(s[k + '_UCL'], 1)})"  # noqa: E731
+            blank = "-" if n == 0 else "n too small"
+            rows.append({"Subgroup": f"  {lev}", "n": str(n), "Responders, n": str(int(s["ORR_N"])) if n else "-",
+                         "ORR, % (95% CI)": rate("ORR") if shown else blank,
+                         "DCR, % (95% CI)": rate("DCR") if shown else blank,
+                         "PFS events, n": str(int(s["PFS_EVENTS"])) if n else "-",
                          "Median PFS, months (95% CI)": (f"{fmt(s['PFS_MEDIAN'], 2)} ({fmt(s['PFS_MEDIAN_LCL'], 2)}, "
-                                                         f"{fmt(s['PFS_MEDIAN_UCL'], 2)})" if n else "-"),
+                                                         f"{fmt(s['PFS_MEDIAN_UCL'], 2)})" if shown else blank),
                          "Log-rank p": ""})
     return pd.DataFrame(rows)

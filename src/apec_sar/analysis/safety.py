@@ -13,7 +13,9 @@ GRADE_GROUPS = {"Any grade": [1, 2, 3, 4, 5], "Grade 1-2": [1, 2], "Grade 3-4": 
 def overview(adae: pd.DataFrame, adsl: pd.DataFrame, output_id: str, flag: str = "SAFFL",
              population: str = "Safety set") -> ARD:
     """AET01: patients with at least one event of each kind (the safety set; ``flag`` EFFFL:
-    the eligible patients, the publication's safety population)."""
+    the eligible patients, the publication's safety population). Immune-related AEs are counted
+    in their own window (AEIRFL: first PD-1 dose to 90 days after the last), as in the irAE
+    table, not only among TEAEs."""
     ard = ARD()
     saf = adsl[adsl[flag] == "Y"]
     n = len(saf)
@@ -22,11 +24,14 @@ def overview(adae: pd.DataFrame, adsl: pd.DataFrame, output_id: str, flag: str =
     items = {
         "Any TEAE": te, "Treatment-related AE": rel,
         "Grade 3-4 TEAE": te[te.AETOXGR.isin([3, 4])], "Grade 3-4 treatment-related AE": rel[rel.AETOXGR.isin([3, 4])],
-        "Serious TEAE": te[te.AESER == "Y"], "Immune-related AE": te[te.AEIRFL == "Y"],
+        # an irAE has its own window (first PD-1 dose to 90 days after the last), not the TEAE one
+        "Serious TEAE": te[te.AESER == "Y"],
+        "Immune-related AE": adae[(adae.AEIRFL == "Y") & adae.USUBJID.isin(saf.USUBJID)],
         "AE leading to dose reduction": te[te.AEACN == "Dose reduced"],
         "AE leading to interruption": te[te.AEACN == "Drug interrupted"],
         "AE leading to withdrawal": te[te.AEACN == "Drug withdrawn"],
         "Grade 5 (fatal) AE": te[te.AETOXGR == 5], "Treatment-related death": rel[rel.AETOXGR == 5],
+        "TEAE with a missing attribution (counted as related)": te[te.AERELIFL == "Y"],
     }
     ard.add(output_id, "AE overview", population, "ALL", "All", "N", n)
     for label, d in items.items():
@@ -230,6 +235,9 @@ def subsets_table(ard: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+DEATH_CAUSES = ["Progressive disease", "Adverse event", "Other / unknown"]   # DTHT01 categories, always shown
+
+
 def deaths_summary(adsl: pd.DataFrame, adae: pd.DataFrame, output_id: str, flag: str = "SAFFL",
                    population: str = "Safety set") -> ARD:
     """DTHT01: deaths by the data cut-off, by primary cause; deaths within 30 days of the last dose
@@ -244,9 +252,14 @@ def deaths_summary(adsl: pd.DataFrame, adae: pd.DataFrame, output_id: str, flag:
                             ard.add(output_id, "deaths", population, "DEATHS", group, "pct", 100 * k / n if n else np.nan))
     ard.add(output_id, "deaths", population, "ALL", "All", "N", n)
     add("All deaths", len(dead))
-    for cause, k in dead.DTHCAUS.fillna("Not recorded").value_counts().sort_index().items():
-        add(f"Primary cause: {cause}", int(k))
-    add("Within 30 days of the last dose", int(((dead.DTHDT - dead.TRTEDT).dt.days <= 30).sum()))
+    cause = dead.DTHCAUS.fillna("Not recorded")
+    causes = DEATH_CAUSES + sorted(set(cause) - set(DEATH_CAUSES))
+    for c in causes:
+        add(f"Primary cause: {c}", int((cause == c).sum()))
+    early = (dead.DTHDT - dead.TRTEDT).dt.days <= 30
+    add("Within 30 days of the last dose", int(early.sum()))
+    for c in causes:
+        add(f"Within 30 days, cause: {c}", int((early & (cause == c)).sum()))
     add("Within 60 days of the first dose", int(((dead.DTHDT - dead.TRTSDT).dt.days + 1 <= 60).sum()))
     add("With a grade 5 TEAE", te.USUBJID.nunique())
     add("With a treatment-related grade 5 AE", te[te.AREL == "Y"].USUBJID.nunique())
@@ -265,4 +278,77 @@ def deaths_table(ard: pd.DataFrame, populations: dict[str, str]) -> pd.DataFrame
         st = {(g, s): v for g, s, v in zip(a.GROUP, a.STAT, a.VALUE)}
         cols[f"{label} (N = {n})"] = [f"{int(st[(g, 'n')])} ({fmt(st[(g, 'pct')], 1)})" if (g, "n") in st else "0"
                                       for g in order]
-    return pd.DataFrame({"Deaths": [("  " + g) if g.startswith("Primary cause") else g for g in order], **cols})
+    label = lambda g: ("  " + g.split(": ", 1)[1]) if g.startswith(("Primary cause", "Within 30 days, cause")) else g  # noqa: E731
+    return pd.DataFrame({"Deaths": [label(g) for g in order], **cols})
+
+
+def related_by_drug(adae: pd.DataFrame, adsl: pd.DataFrame, output_id: str, population: str = "Safety set") -> ARD:
+    """Treatment-related TEAEs by CTCAE term and the drug they are attributed to: related (or
+    possibly related) to anlotinib (ARELANL), to the PD-1 inhibitor (ARELPD1), to either (AREL);
+    patients counted once per term and column, any grade and grade >= 3. An event can be
+    attributed to both drugs, so the first two columns need not add up to the third."""
+    ard = ARD()
+    te, n = _teae(adae, adsl)
+    ard.add(output_id, "treatment-related AE by drug", population, "ALL", "All", "N", n)
+    cols = {"ARELANL": "Anlotinib", "ARELPD1": "PD-1 inhibitor", "AREL": "Either drug"}
+    rel = te[te.AREL == "Y"]
+    for term, g in [("Any treatment-related AE", rel)] + list(rel.groupby("AEDECOD", sort=True)):
+        for col, label in cols.items():
+            x = g[g[col] == "Y"]
+            for grp, k in (("Any grade", x.USUBJID.nunique()), ("Grade >=3", x[x.AETOXGR >= 3].USUBJID.nunique())):
+                ard.add(output_id, "treatment-related AE by drug", population, term, f"{label} | {grp}", "n", int(k))
+                ard.add(output_id, "treatment-related AE by drug", population, term, f"{label} | {grp}", "pct",
+                        100 * k / n if n else np.nan)
+    return ard
+
+
+def related_by_drug_table(ard: pd.DataFrame) -> pd.DataFrame:
+    """Rows of :func:`related_by_drug`: "Any" first, then terms by descending frequency (either
+    drug, any grade); n (%) of any grade per attributed drug and, for either drug, grade >= 3."""
+    from ..stats.rounding import fmt
+    a = ard[ard.PARAMETER != "ALL"]
+    st = {(p, g, s_): v for p, g, s_, v in zip(a.PARAMETER, a.GROUP, a.STAT, a.VALUE)}
+    cell = lambda p, g: f"{int(st[(p, g, 'n')])} ({fmt(st[(p, g, 'pct')], 1)})"  # noqa: E731
+    terms = [t for t in dict.fromkeys(a.PARAMETER) if t != "Any treatment-related AE"]
+    terms.sort(key=lambda t: (-st[(t, "Either drug | Any grade", "n")], t))
+    rows = []
+    for t in ["Any treatment-related AE"] + terms:
+        rows.append({"CTCAE term": t, "Anlotinib": cell(t, "Anlotinib | Any grade"),
+                     "PD-1 inhibitor": cell(t, "PD-1 inhibitor | Any grade"), "Either drug": cell(t, "Either drug | Any grade"),
+                     "Either drug, grade ≥3": cell(t, "Either drug | Grade >=3")})
+    return pd.DataFrame(rows)
+
+
+# Adverse events of special interest of anlotinib, a VEGFR tyrosine-kinase inhibitor (its label and
+# the ALTER trials: hypertension, hand-foot skin reaction, haemorrhage, proteinuria, hypothyroidism,
+# hepatotoxicity), by CTCAE v5.0 term; a term of the extract not listed here is not an AESI
+ANLOTINIB_AESI = {
+    "Hypertension": "Hypertension",
+    "Palmar-plantar erythrodysesthesia syndrome": "Hand-foot skin reaction",
+    "Epistaxis": "Haemorrhage", "Hemoptysis": "Haemorrhage", "Gastrointestinal hemorrhage": "Haemorrhage",
+    "Upper gastrointestinal hemorrhage": "Haemorrhage", "Lower gastrointestinal hemorrhage": "Haemorrhage",
+    "Proteinuria": "Proteinuria",
+    "Hypothyroidism": "Hypothyroidism",
+    "Alanine aminotransferase increased": "Hepatotoxicity", "Aspartate aminotransferase increased": "Hepatotoxicity",
+    "Blood bilirubin increased": "Hepatotoxicity",
+}
+AESI_CATEGORIES = ["Hypertension", "Hand-foot skin reaction", "Haemorrhage", "Proteinuria", "Hypothyroidism",
+                   "Hepatotoxicity"]
+
+
+def aesi_summary(adae: pd.DataFrame, adsl: pd.DataFrame, output_id: str, population: str = "Safety set") -> ARD:
+    """Patients with a treatment-emergent AE of special interest of anlotinib (:data:`ANLOTINIB_AESI`),
+    all causalities, by category and CTCAE term: any grade and grade >= 3, once per patient at the
+    worst grade. Every category has its row, with 0 where no patient had one (a null report)."""
+    ard = ARD()
+    te, n = _teae(adae, adsl)
+    te = te.assign(AESICAT=te.AEDECOD.map(ANLOTINIB_AESI))
+    ard.add(output_id, "AESI of anlotinib", population, "ALL", "All", "N", n)
+    for cat in AESI_CATEGORIES:
+        g = te[te.AESICAT == cat]
+        for term, h in [("Any", g)] + list(g.groupby("AEDECOD", sort=True)):
+            worst = h.groupby("USUBJID").AETOXGR.max()
+            for grp, k in (("Any grade", len(worst)), ("Grade >=3", int((worst >= 3).sum()))):
+                ard.add(output_id, "AESI of anlotinib", population, f"{cat} | {term}", grp, "n", k)
+                ard.add(output_id, "AESI of anlotinib", population, f"{cat} | {term}", grp, "pct", 100 * k / n if n else np.nan)
+    return ard

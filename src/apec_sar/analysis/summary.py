@@ -11,7 +11,8 @@ from ..ard import ARD
 def describe(df: pd.DataFrame, variables: list[tuple[str, str, str | list | None]], output_id: str,
              analysis: str, population: str) -> ARD:
     """variables: (column, label, kind) with kind 'continuous' or a list of levels (categorical,
-    in display order; missing values counted as 'Missing')."""
+    in display order; a value not listed is added after them, so the counts add up to N; missing
+    values counted as 'Missing')."""
     ard = ARD()
     n = len(df)
     ard.add(output_id, analysis, population, "ALL", "All", "N", n)
@@ -27,7 +28,11 @@ def describe(df: pd.DataFrame, variables: list[tuple[str, str, str | list | None
                 ard.add(output_id, analysis, population, col, label, s, val,
                         "quartiles: linear interpolation (R type 7)" if s in ("Q1", "Q3") else "")
         else:
-            levels = list(kind)
+            # a value the caller did not list is shown, never dropped (e.g. ECOG 3 among the
+            # screened): the counts of a variable always add up to N
+            seen = {int(v) if isinstance(v, float) and v.is_integer() else v for v in x.dropna().unique()}
+            extra = sorted(seen - set(kind), key=str)
+            levels = list(kind) + extra
             for lev in levels:
                 k = int((x == lev).sum())
                 ard.add(output_id, analysis, population, col, label, f"n[{lev}]", k)

@@ -11,7 +11,8 @@ Rules (registry ids in brackets). Stops where an endpoint's timeline cannot be t
   would drop it: PFS would jump to a later event).
 Queries (data kept as collected unless the action says otherwise):
 - [C03] grade 5 with outcome not Fatal, or Fatal below grade 5; [C04] death cause 'Adverse
-  event' with no grade 5/fatal AE; [C05] an AE starting after death;
+  event' with no grade 5/fatal AE; [C18] a death within 30 days of the last dose, cause not
+  progression, with no fatal AE; [C05] an AE starting after death;
 - [C06] AE 'Dose reduced' with no 'Reduced' administration from its onset to 30 days after its
   end (any time after onset if ongoing); [C07] a 'Reduced' administration with no such AE;
   [C08] an anlotinib dose lower than the previous course without 'Reduced', or 'Reduced' without
@@ -113,6 +114,22 @@ def query_ae_death_without_fatal_ae(fu: pd.DataFrame, ae: pd.DataFrame, log: Que
     bad = (fu.STATUS == "DEAD") & (fu.DEATH_CAUSE == "Adverse event") & ~fu.SUBJID.isin(fatal)
     _add(log, "follow_up", fu, bad, "DEATH_CAUSE", "AE death without a fatal AE",
          "kept as collected: death attributed to an AE with no grade 5 or fatal AE recorded; site to add the AE")
+
+
+def query_unexplained_death_after_treatment(fu: pd.DataFrame, ae: pd.DataFrame, trt: pd.DataFrame,
+                                            log: QueryLog) -> None:
+    """Rule C18: a death within 30 days of the last study dose whose cause is not progression (other,
+    unknown or missing) and with no grade 5 or fatal AE: a fatal AE may be unreported. Queried,
+    kept as collected."""
+    fatal = ae[(ae.CTCAE_GRADE == 5) | (ae.OUTCOME == "Fatal")].SUBJID.unique()
+    last = fu.SUBJID.map(trt.TRTEDT)
+    days = (fu.DEATH_DATE - last).dt.days
+    bad = ((fu.STATUS == "DEAD") & (fu.DEATH_CAUSE.fillna("") != "Progressive disease") & (days >= 0)
+           & (days <= WINDOW_DAYS) & ~fu.SUBJID.isin(fatal))
+    _add(log, "follow_up", fu, bad, "DEATH_CAUSE", "unexplained death after treatment",
+         lambda pos: [f"kept as collected: death {int(d)} day{'' if d == 1 else 's'} after the last study dose, cause not progression, no "
+                      "fatal AE recorded; site to confirm the cause (a fatal AE would be reported as one)"
+                      for d in days.to_numpy()[pos]])
 
 
 def check_records_after_death(ex: pd.DataFrame, ta: pd.DataFrame, ae: pd.DataFrame, death: pd.Series,

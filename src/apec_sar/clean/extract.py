@@ -149,6 +149,7 @@ def clean_extract(folder: Path | None = None, subject_key: pd.DataFrame | None =
     C.check_fatal_ae_has_death(ae, death)
     C.query_fatal_ae_coding(ae, log)
     C.query_ae_death_without_fatal_ae(fu, ae, log)
+    C.query_unexplained_death_after_treatment(fu, ae, trt, log)
     C.check_records_after_death(ex, ta, ae, death, log)
     C.check_assessments_after_treatment_start(ta, trt, log)
     C.query_ae_dose_reduction_not_in_exposure(ae, ex, log)

@@ -38,8 +38,9 @@ DESCRIPTIONS = {
             "overall (AREL; missing attribution = related), immune-related AE (AEIRFL: investigator-called or "
             "steroid-treated and attributed to the PD-1 inhibitor, onset first PD-1 dose to 90 days after the "
             "last), term-list possible irAE (AEIRTLFL), steroids and hormone replacement.",
-    "adex": "ADEX: one row per treated patient (safety set), exposure by drug: cycles, period (B) = cycles "
-            "started x 21 days (to the cut-off for a running cycle), anlotinib cumulative dose, dose intensity, "
+    "adex": "ADEX: one row per treated patient (safety set), exposure by drug: cycles, period (B) = first dose "
+            "to the start of the last cycle + 21 days (to the cut-off for a running cycle), anlotinib cumulative "
+            "dose, dose intensity (mg/day over period B), "
             "relative dose intensity vs the starting dose (ANLRDI, primary) and vs 12 mg (ANLRDIP), reductions, "
             "interruptions, delays, time to first reduction, final dose; PD-1 agent, infusions received and "
             "expected, dose intensity, delays.",

@@ -311,17 +311,17 @@ def consort(e: pd.DataFrame, n_records: int, n_duplicates: int, adsl: pd.DataFra
             ("Duplicate patient records removed", "", n_duplicates),
             ("Patients screened", "", len(e))]
     for c, src, text in CRITERIA:
-        rows.append((f"Excluded: {text}", f"{c} ({src})", int((e.EXCLCRIT == c).sum())))
+        rows.append((f"Excluded: {text} (not met)", f"{c} ({src})", int((e.EXCLCRIT == c).sum())))
     rows.append(("Patients excluded", "", int((e.ELIGFL == "N").sum())))
-    rows.append(("Patients analysed", "EFFFL (eligible = efficacy set)", int((e.ELIGFL == "Y").sum())))
+    rows.append(("Patients analysed", "every criterion met: the analysis (efficacy) set", int((e.ELIGFL == "Y").sum())))
     if adsl is not None:
         eff = adsl.EFFFL == "Y"
-        rows.append(("Eligible and treated", "EFFFL and >= 1 dose", int((eff & (adsl.SAFFL == "Y")).sum())))
-        rows.append(("Response-evaluable", "RSEVALFL (measurable at baseline, >= 1 post-baseline assessment)",
+        rows.append(("Eligible and treated", "eligible, at least one dose", int((eff & (adsl.SAFFL == "Y")).sum())))
+        rows.append(("Response-evaluable", "measurable disease at baseline, at least one post-baseline assessment",
                      int((adsl.RSEVALFL == "Y").sum())))
-        rows.append(("Safety set: screened patients treated", "SAFFL (>= 1 dose of either drug)",
+        rows.append(("Safety set: screened patients treated", "at least one dose of either drug",
                      int((adsl.SAFFL == "Y").sum())))
-        rows.append(("  of whom not eligible", "SAFFL and not EFFFL", int((~eff & (adsl.SAFFL == "Y")).sum())))
+        rows.append(("  of whom not eligible", "treated, not eligible", int((~eff & (adsl.SAFFL == "Y")).sum())))
     return pd.DataFrame(rows, columns=["STEP", "CRITERION", "N"])
 
 

@@ -26,12 +26,13 @@ from .km import km_curves, km_frame, km_median_table, km_plot, km_ticks, risk_ta
 from .response import spider, spider_counts, swimmer, waterfall, waterfall_counts
 from .safety import ae_grade_chart, ae_grade_table
 from ..stats.rounding import fmt
-from .style import BOR_COLOURS, GRADE_COLOURS, png_bytes, save, show, theme
+from .style import BOR_COLOURS, GRADE_COLOURS, png_bytes, save, show, theme, with_note
 
 __all__ = [
     "consort_diagram", "consort_flow", "draw_forest", "forest_table", "km_curves", "km_frame", "km_median_table",
     "km_plot", "km_ticks", "risk_table", "spider", "spider_counts", "swimmer", "waterfall", "waterfall_counts",
     "ae_grade_chart", "ae_grade_table", "BOR_COLOURS", "GRADE_COLOURS", "png_bytes", "save", "show", "theme",
+    "with_note",
     "forest",
 ]
 

@@ -21,6 +21,7 @@ from .style import (BOR_COLOURS, BOR_MARKERS, BOR_NAMES, BOR_ORDER, INK, LIGHT_G
                     new_figure, theme)
 
 THRESHOLDS = {20: "+20%", -30: "−30%"}
+MIN_BAR = 1.0            # percentage points: the shortest bar drawn
 THRESHOLD_LEGEND = "RECIST 1.1 thresholds: +20% (PD), −30% (PR)"
 
 
@@ -58,12 +59,16 @@ def waterfall(best: pd.DataFrame, *, width: float = TEXT_WIDTH_IN, height: float
     coloured by BOR."""
     counts = waterfall_counts(best)
     b = best[best.BEST_PCHG.notna()].reset_index(drop=True)
-    b = b.assign(POS=np.arange(len(b)))
+    # a change smaller than MIN_BAR points is drawn at MIN_BAR (its sign kept, no change drawn up)
+    # so that every patient has a visible bar
+    small = b.BEST_PCHG.abs() < MIN_BAR
+    shown = b.BEST_PCHG.where(~small, np.where(b.BEST_PCHG < 0, -MIN_BAR, MIN_BAR))
+    b = b.assign(POS=np.arange(len(b)), DRAWN=shown)
     present = list(counts["by_bor"])
     with theme():
         fig = new_figure(width, height, layout="constrained")
         ax = fig.add_subplot()
-        sns.barplot(data=b, x="POS", y="BEST_PCHG", hue="BOR", hue_order=present, palette=BOR_COLOURS, dodge=False,
+        sns.barplot(data=b, x="POS", y="DRAWN", hue="BOR", hue_order=present, palette=BOR_COLOURS, dodge=False,
                     saturation=1, width=0.8, legend=False, ax=ax, linewidth=0)
         _threshold_lines(ax)
         top = max(100.0, float(np.ceil((b.BEST_PCHG.max() + 10) / 10) * 10)) if len(b) else 100.0
@@ -72,7 +77,7 @@ def waterfall(best: pd.DataFrame, *, width: float = TEXT_WIDTH_IN, height: float
         ax.set_xticks([])
         ax.spines["bottom"].set_visible(False)
         ax.set_xlabel(f"Patients, ordered by best change (n = {counts['n']} with a post-baseline measurement, "
-                      f"of N = {counts['N']})")
+                      f"of N = {counts['N']})" + (f"; changes under {MIN_BAR:g}% drawn at {MIN_BAR:g}%" if small.any() else ""))
         ax.set_ylabel("Best change from baseline in\nsum of target lesions (%)")
         handles = [Patch(fc=BOR_COLOURS[k], lw=0) for k in present] + [Line2D([], [], color=INK, lw=0.8, ls="--")]
         labels = [bor_label(k, v) for k, v in counts["by_bor"].items()] + [THRESHOLD_LEGEND]
@@ -96,10 +101,11 @@ def swimmer(sw: pd.DataFrame, *, width: float = TEXT_WIDTH_IN, row_height: float
         "Progression": dict(marker="o", color="black", mfc=OKABE_ITO["yellow"], mec="black", mew=0.8, ms=5),
         "Death": dict(marker="X", color="black", mfc="black", mec="white", mew=0.5, ms=6),
         "Treatment ongoing at data cut-off": dict(marker=">", color="black", mfc="black", ms=5),
+        "Alive at the last contact (censored)": dict(marker="|", color=INK, mew=1.2, ms=7),
     }
     cols = {"First response (CR or PR)": "RESPONSE", "Progression": "PROGRESSION", "Death": "DEATH"}
     with theme():
-        height = 1.6 + row_height * len(sw)
+        height = 1.8 + row_height * len(sw)
         fig = new_figure(width, height, layout="constrained")
         ax = fig.add_subplot()
         ax.barh(y, sw.FU_END, color=LIGHT_GREY, height=0.7, lw=0)
@@ -107,6 +113,8 @@ def swimmer(sw: pd.DataFrame, *, width: float = TEXT_WIDTH_IN, row_height: float
         for name, col in cols.items():
             ok = sw[col].notna().to_numpy()
             ax.plot(sw[col].to_numpy()[ok], y[ok], ls="none", **markers[name])
+        alive = sw.DEATH.isna().to_numpy()
+        ax.plot(sw.FU_END.to_numpy()[alive], y[alive], ls="none", **markers["Alive at the last contact (censored)"])
         ong = sw.ONGOING.to_numpy(dtype=bool)
         ax.plot(sw.TRT_END.to_numpy()[ong] + 0.35, y[ong], ls="none", **markers["Treatment ongoing at data cut-off"])
         ax.set_yticks(y, sw.USUBJID, fontsize=SMALL)

@@ -40,14 +40,17 @@ GROUP_COLOURS = [OKABE_ITO[c] for c in ("blue", "vermillion", "bluish green", "r
 GROUP_LINESTYLES = ["-", "--", "-.", ":"]
 
 BOR_ORDER = ["CR", "PR", "NON-CR/NON-PD", "SD", "PD", "NE", "MISSING"]
-BOR_COLOURS = {"CR": OKABE_ITO["bluish green"], "PR": OKABE_ITO["blue"], "NON-CR/NON-PD": OKABE_ITO["reddish purple"],
-               "SD": OKABE_ITO["sky blue"], "PD": OKABE_ITO["vermillion"], "NE": GREY, "MISSING": LIGHT_GREY}
+# PR and SD, the two largest groups, are blue and orange, the pair of the Okabe-Ito palette most
+# distinct in hue and lightness under every colour-vision deficiency; PD is reddish purple, far
+# from both (vermillion would sit next to orange)
+BOR_COLOURS = {"CR": OKABE_ITO["bluish green"], "PR": OKABE_ITO["blue"], "NON-CR/NON-PD": OKABE_ITO["vermillion"],
+               "SD": OKABE_ITO["orange"], "PD": OKABE_ITO["reddish purple"], "NE": GREY, "MISSING": LIGHT_GREY}
 BOR_MARKERS = {"CR": "D", "PR": "o", "NON-CR/NON-PD": "P", "SD": "s", "PD": "^", "NE": "X", "MISSING": "v"}
 BOR_NAMES = {"CR": "complete response", "PR": "partial response", "NON-CR/NON-PD": "non-CR/non-PD",
              "SD": "stable disease", "PD": "progressive disease", "NE": "not evaluable", "MISSING": "missing"}
 
 GRADE_COLOURS = {1: OKABE_ITO["sky blue"], 2: OKABE_ITO["blue"], 3: OKABE_ITO["orange"],
-                 4: OKABE_ITO["vermillion"], 5: OKABE_ITO["black"]}
+                 4: OKABE_ITO["reddish purple"], 5: OKABE_ITO["black"]}
 
 THEME = {
     **sns.axes_style("ticks"),
@@ -126,10 +129,41 @@ def save(fig: Figure, path) -> None:
         f.write(png_bytes(fig))
 
 
-def show(fig: Figure) -> None:
+NOTE_GAP = 0.08          # inches between a figure and its footnote
+
+
+def with_note(fig: Figure, note: str | list[str]) -> Figure:
+    """The figure with footnotes under it (population, method, source), as a new figure of the
+    same width: the drawn figure is placed pixel for pixel above the notes (no resampling), each
+    note wrapped to the width at the small font size, so the output stands alone like a table."""
+    import numpy as np
+    from matplotlib.image import imread
+    from ..tables import typeset
+    notes = [typeset(n) for n in ([note] if isinstance(note, str) else list(note))]
+    arr = imread(io.BytesIO(png_bytes(fig)))
+    w, _ = fig.get_size_inches()
+    probe = new_figure(w, 1.0)
+    lines = [ln for n in notes for ln in wrap_to_width(probe, n, w - 0.05, SMALL)]
+    note_px = math.ceil((NOTE_GAP + len(lines) * line_height(SMALL) + 0.04) * DPI)   # whole pixels
+    note_h = note_px / DPI
+    h_px, w_px = arr.shape[:2]
+    out = new_figure(w_px / DPI, (h_px + note_px) / DPI)
+    out.figimage(np.asarray(arr), xo=0, yo=note_px, origin="upper")
+    with theme():
+        for i, ln in enumerate(lines):
+            y = note_h - NOTE_GAP - (i + 0.8) * line_height(SMALL)
+            out.text(0.02 / out.get_size_inches()[0], y / out.get_size_inches()[1], ln, fontsize=SMALL, color=INK,
+                     ha="left", va="baseline")
+    return out
+
+
+def show(fig: Figure, note: str | list[str] | None = None) -> None:
     """Display a figure once, as its PNG, sized to its inches in CSS pixels (96 per inch; Quarto
     turns them back into inches for Typst), rounded down so a text-width figure stays inside the
-    text width: fonts print at the sizes set here."""
+    text width: fonts print at the sizes set here. ``note``: footnotes printed under the figure
+    (:func:`with_note`)."""
     from IPython.display import Image, display
+    if note:
+        fig = with_note(fig, note)
     w, h = fig.get_size_inches()
     display(Image(data=png_bytes(fig), format="png", width=math.floor(w * 96), height=math.floor(h * 96)))

@@ -111,3 +111,15 @@ def trae_overview(adae: pd.DataFrame) -> pd.DataFrame:
 def ne_reasons(adrs: pd.DataFrame) -> pd.DataFrame:
     b = adrs[adrs.PARAMCD.isin(["BOR", "CBOR"]) & adrs.AVALC.isin(["NE", "MISSING"])]
     return b[["USUBJID", "PARAMCD", "AVALC", "NE_REASON"]].reset_index(drop=True)
+
+
+def queries_ard(by_rule: pd.DataFrame, output_id: str):
+    """:func:`queries_by_rule` as ARD rows (PARAMETER = the check id, STAT QUERIES and
+    PATIENTS), so the results text can say how many queries a rule raised."""
+    from ..ard import ARD
+    ard = ARD()
+    for r in by_rule.itertuples():
+        for stat in ("QUERIES", "PATIENTS"):
+            ard.add(output_id, "queries by rule", "Screened", r.CHECK, "All", stat, int(getattr(r, stat)),
+                    f"queries of rule {r.CHECK} ({r.RULE}) on the current extract")
+    return ard
