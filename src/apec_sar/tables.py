@@ -70,12 +70,14 @@ def _indent(value):
 
 
 def gt_table(df: pd.DataFrame, table_id: str, header: str, notes=(), *, align_first: str = "left",
-             group: str | None = None) -> GT:
+             group: str | None = None, widths: list[float] | None = None) -> GT:
     """A SAR table: ``header`` (population and N, e.g. "Analysis set, N = 29") above the column
     labels, ``notes`` (footnotes: definitions, methods, source, "Synthetic data.") below. The
     number and title are the notebook cell's ``tbl-cap``. The first column is left-aligned, the
     others centred; leading spaces indent a row label. ``group``: a column whose values head
-    blocks of rows, each printed once across the full width (a row group)."""
+    blocks of rows, each printed once across the full width (a row group). ``widths``: the share
+    of the text width of each shown column, in per cent (HTML and Typst both honour them); by
+    default the columns share it by their content."""
     d = df.reset_index(drop=True).copy()
     for c in d.columns:
         if d[c].dtype == object:
@@ -97,6 +99,10 @@ def gt_table(df: pd.DataFrame, table_id: str, header: str, notes=(), *, align_fi
         g = g.cols_align(align="center", columns=numeric)
     if text:
         g = g.cols_align(align="left", columns=text)
+    if widths is not None:
+        if len(widths) != len(shown):
+            raise ValueError(f"table {table_id}: {len(widths)} widths for {len(shown)} columns")
+        g = g.cols_width({c: f"{w:g}%" for c, w in zip(shown, widths)})
     for n in notes:
         g = g.tab_source_note(typeset(n))
     return g
@@ -133,7 +139,7 @@ def format_value(v, decimals: int | None = None) -> str:
 
 
 def frame_table(df: pd.DataFrame, table_id: str, labels: dict[str, str], header: str = "", notes=(),
-                decimals: dict[str, int] | None = None) -> GT:
+                decimals: dict[str, int] | None = None, widths: list[float] | None = None) -> GT:
     """Present a data frame (a listing, a log, a flow) as a SAR table: only the columns named in
     ``labels`` (in that order, under those headers), every cell formatted by
     :func:`format_value` (``decimals`` per column). Raw variable names are refused as headers."""
@@ -142,7 +148,7 @@ def frame_table(df: pd.DataFrame, table_id: str, labels: dict[str, str], header:
         raise ValueError(f"table {table_id}: raw variable names as column labels: {raw}")
     decimals = decimals or {}
     out = pd.DataFrame({lab: [format_value(v, decimals.get(col)) for v in df[col]] for col, lab in labels.items()})
-    return gt_table(out, table_id, header, notes)
+    return gt_table(out, table_id, header, notes, widths=widths)
 
 
 def _v(ard: pd.DataFrame, param: str, stat: str, group: str = "All") -> float:

@@ -27,14 +27,25 @@ def response_summary(adrs: pd.DataFrame, output_id: str, param: str = "BOR",
         k = int((b.AVALC == c).sum())
         add(f"n[{c}]", k)
         add(f"pct[{c}]", 100 * k / n if n else np.nan)
-    for name, cats in (("ORR", ["CR", "PR"]), ("DCR", ["CR", "PR", "SD", "NON-CR/NON-PD"])):
-        k = int(b.AVALC.isin(cats).sum())
-        p, lo, hi = clopper_pearson(k, n) if n else (np.nan, np.nan, np.nan)
+    add_rates(add, b.AVALC, estimate=n > 0)
+    return ard
+
+
+RATES = {"ORR": ["CR", "PR"], "DCR": ["CR", "PR", "SD", "NON-CR/NON-PD"]}
+
+
+def add_rates(add, bor: pd.Series, estimate: bool = True) -> None:
+    """ORR and DCR of the best overall responses ``bor``: responders (``ORR_N``, ``DCR_N``) and,
+    when ``estimate``, the rate in % with its Clopper-Pearson 95% CI (else NaN), through
+    ``add(stat, value, method)``."""
+    n = len(bor)
+    for name, cats in RATES.items():
+        k = int(bor.isin(cats).sum())
+        p, lo, hi = clopper_pearson(k, n) if estimate else (np.nan, np.nan, np.nan)
         add(f"{name}_N", k)
         add(name, 100 * p, CP)
         add(f"{name}_LCL", 100 * lo, CP)
         add(f"{name}_UCL", 100 * hi, CP)
-    return ard
 
 
 def best_change(adtr: pd.DataFrame, adrs: pd.DataFrame) -> pd.DataFrame:
@@ -262,13 +273,7 @@ def efficacy_by_group(adsl: pd.DataFrame, adrs: pd.DataFrame, adtte: pd.DataFram
         add("N", n)
         estimated = n >= min_n
         add("ESTIMATED", float(estimated), f"estimates only for groups of at least {min_n} patients")
-        for name, cats in (("ORR", ["CR", "PR"]), ("DCR", ["CR", "PR", "SD", "NON-CR/NON-PD"])):
-            k = int(g.BOR.isin(cats).sum())
-            p, lo, hi = clopper_pearson(k, n) if estimated else (np.nan, np.nan, np.nan)
-            add(f"{name}_N", k)
-            add(name, 100 * p, CP)
-            add(f"{name}_LCL", 100 * lo, CP)
-            add(f"{name}_UCL", 100 * hi, CP)
+        add_rates(add, g.BOR, estimate=estimated)
         add("PFS_EVENTS", int(g.status.sum()))
         med = lo = hi = np.nan
         if estimated:
