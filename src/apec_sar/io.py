@@ -296,8 +296,14 @@ def _select(table: pa.Table, file: str, src: np.ndarray) -> pd.DataFrame:
 
 def categorical_frame(df: pd.DataFrame, file: str) -> pd.DataFrame:
     """A frame of :func:`read_block` in the reader's final form (as :func:`read_raw` returns)."""
-    table = pa.table({c: pa.array(df[c].array) for c in dict_columns(file)})
+    table = pa.table({c: _arrow_strings(df[c]) for c in dict_columns(file)})
     return _categoricals(table, file, df.SRC_ROW.to_numpy(dtype=np.int64))
+
+
+def _arrow_strings(s: pd.Series) -> pa.Array:
+    if isinstance(s.dtype, pd.ArrowDtype):
+        return pa.array(s.array)
+    return pa.array(s.astype(object).where(s.notna(), None).to_numpy(), type=pa.string())   # a shuffle's other form
 
 
 def _categoricals(table: pa.Table, file: str, src: np.ndarray) -> pd.DataFrame:
@@ -364,6 +370,7 @@ def read_block(path: Path, file: str, header: list[str], start: int, stop: int, 
     :func:`read_raw` parses the whole file: same parser and errors, SRC_ROW the data row.
     Columns are pyarrow strings (cheap to move between workers); :func:`categorical_frame`
     gives the reader's final form."""
+    path = Path(path)
     data = _owned(path, start, stop)
     skip = first_line == 0
     if not data:
