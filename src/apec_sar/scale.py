@@ -281,12 +281,13 @@ def run(raw: Path, out: Path, cutoff: dt.date, *, workers: int | None = None, sc
     (module docstring). ``scheduler``: a Dask scheduler address, or 'synchronous' / 'threads' /
     'processes' for Dask's local schedulers; default a LocalCluster of ``workers`` processes
     (default: one per core). ``client``: an existing distributed Client to use instead.
-    ``shuffle_method``: Dask's ('p2p' on a cluster, 'tasks' on a local scheduler by default)."""
+    ``shuffle_method``: Dask's shuffle, 'tasks' by default: on 2 cores it took 50 s at 10^5 patients
+    where 'p2p' took 87 s and 1.8x the memory (p2p also returns strings as objects)."""
     import dask
     cluster, local, mine = None, None, client is None
     if client is None:
         client, cluster, local = _connect(workers, scheduler)
-    method = shuffle_method or ("p2p" if client is not None else "tasks")
+    method = shuffle_method or "tasks"
     with dask.config.set({"dataframe.convert-string": False, "dataframe.shuffle.method": method}):
         try:
             eng = _Engine(client, local, progress)
