@@ -93,6 +93,10 @@ class ScaleResult:
 
 # ---------------------------------------------------------------------------------- workers' tasks
 
+def _same(x):
+    return x
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -243,6 +247,14 @@ class _Engine:
             self.client.cancel(futures)
             raise
 
+    def share(self, obj, broadcast: bool = False):
+        """A value for the tasks: on a cluster scattered to the workers once (not sent inside the
+        task graph), else a delayed constant."""
+        import dask
+        if self.client is None:
+            return dask.delayed(obj, pure=True)
+        return dask.delayed(_same)(self.client.scatter(obj, broadcast=broadcast, hash=False))
+
     def peak_mb(self) -> dict[str, float]:
         me = _peak_rss_mb()
         if self.client is None:
@@ -359,7 +371,7 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     for name in (*DATASETS, "query_log"):
         shutil.rmtree(out / name, ignore_errors=True)
         (out / name).mkdir(parents=True, exist_ok=True)
-    part_d = dask.delayed(part, pure=True)
+    part_d = eng.share(part, broadcast=True)
     divisions = list(range(p + 1))
     shuffled = {}
     for f in files:
@@ -368,7 +380,8 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     name_key = secrets.token_hex(8)
     empty_key = key.iloc[:0]
     tasks = [dask.delayed(_run_partition, pure=False)(k, [shuffled[f][k] for f in files],
-                                                       key_parts.get(k, empty_key), cutoff, str(out), name_key)
+                                                       eng.share(key_parts.get(k, empty_key)), cutoff, str(out),
+                                                       name_key)
              for k in range(p)]
     parts: list[_Part] = eng.compute(f"cleaning + derivation ({p} partitions)", tasks)
     times["clean + derive"] = time.perf_counter() - t2
