@@ -294,6 +294,13 @@ def _select(table: pa.Table, file: str, src: np.ndarray) -> pd.DataFrame:
     return df
 
 
+def categorical_table(table: pa.Table, file: str) -> pd.DataFrame:
+    """An Arrow table of :func:`read_block` rows (SRC_ROW and the string columns, any row order)
+    in the reader's final form, rows in file order (as :func:`read_raw` returns)."""
+    table = table.sort_by("SRC_ROW")
+    return _categoricals(table, file, table["SRC_ROW"].to_numpy().astype(np.int64))
+
+
 def categorical_frame(df: pd.DataFrame, file: str) -> pd.DataFrame:
     """A frame of :func:`read_block` in the reader's final form (as :func:`read_raw` returns)."""
     table = pa.table({c: _arrow_strings(df[c]) for c in dict_columns(file)})
@@ -301,8 +308,8 @@ def categorical_frame(df: pd.DataFrame, file: str) -> pd.DataFrame:
 
 
 def _arrow_strings(s: pd.Series) -> pa.Array:
-    if isinstance(s.dtype, pd.ArrowDtype):
-        return pa.array(s.array)
+    if isinstance(s.dtype, pd.ArrowDtype) or (isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"):
+        return pa.array(s.array).cast(pa.string())
     return pa.array(s.astype(object).where(s.notna(), None).to_numpy(), type=pa.string())   # a shuffle's other form
 
 

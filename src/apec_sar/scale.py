@@ -98,7 +98,26 @@ def _same(x):
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory (MB) since :func:`_reset_peak` (Linux: VmHWM, which,
+    unlike ``getrusage``'s ru_maxrss, neither carries the parent's peak into a spawned worker
+    nor covers earlier runs of a long-lived one); elsewhere ru_maxrss."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_peak() -> None:
+    """Start this process's peak-memory count afresh (Linux: writing 5 to clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
 
 
 def _read_block(args) -> pd.DataFrame:
@@ -155,8 +174,23 @@ def _write_part(df: pd.DataFrame, folder: Path, k: int, description: str):
     return pq.read_schema(path)
 
 
-def _run_partition(k: int, frames: list[pd.DataFrame], key: pd.DataFrame, cutoff: dt.date, out: str,
-                   name_key: str) -> _Part:
+def _read_partition(work: Path, k: int) -> dict[str, pd.DataFrame]:
+    """Partition ``k`` of every raw file, from the Parquet pieces Dask wrote by patient."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from .dictionary import columns
+    raw = {}
+    for f in raw_files():
+        d = work / f / f"__PART={k}"
+        if d.is_dir():
+            t = pq.read_table(d)
+        else:
+            t = pa.table({"SRC_ROW": pa.array([], pa.int64()), **{c: pa.array([], pa.string()) for c in columns(f)}})
+        raw[f] = io.categorical_table(t, f)
+    return raw
+
+
+def _run_partition(k: int, work: str, key: pd.DataFrame, cutoff: dt.date, out: str, name_key: str) -> _Part:
     """Clean and derive partition ``k`` with the notebooks' code; write its Parquet parts."""
     from .analysis.survival import DAYS_PER_MONTH
     from .clean.errors import QueryLog
@@ -168,10 +202,7 @@ def _run_partition(k: int, frames: list[pd.DataFrame], key: pd.DataFrame, cutoff
 
     t0 = time.perf_counter()
     out = Path(out)
-    raw = {}
-    for f, df in zip(raw_files(), frames):
-        df = df.reset_index(drop=True).sort_values("SRC_ROW", kind="stable").reset_index(drop=True)
-        raw[f] = io.categorical_frame(df, f)
+    raw = _read_partition(Path(work), k)
     if not len(raw["screening_log"]) and not any(len(df) for df in raw.values()):
         return _Part(k, 0, 0, 0, seconds=time.perf_counter() - t0, peak_mb=_peak_rss_mb())
     for f in raw_files():
@@ -255,6 +286,15 @@ class _Engine:
             return dask.delayed(obj, pure=True)
         return dask.delayed(_same)(self.client.scatter(obj, broadcast=broadcast, hash=False))
 
+    def reset_peaks(self) -> None:
+        _reset_peak()
+        if self.client is not None:
+            self.client.run(_reset_peak)
+            try:
+                self.client.run_on_scheduler(_reset_peak)
+            except Exception:                       # noqa: BLE001 - a scheduler may refuse run_on_scheduler
+                pass
+
     def peak_mb(self) -> dict[str, float]:
         me = _peak_rss_mb()
         if self.client is None:
@@ -321,6 +361,7 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     from .clean.schema import validate_raw
 
     times: dict[str, float] = {}
+    eng.reset_peaks()
     t0 = time.perf_counter()
     files = raw_files()
     file_logs = {f: QueryLog() for f in files}
@@ -366,24 +407,32 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     del scr, ids
     times["subject key"] = time.perf_counter() - t1
 
-    # rows to their patient's partition, then the notebooks' code on each
+    # rows to their patient's partition (Dask writes each file's rows as Parquet by partition
+    # number), then the notebooks' code on each partition
     t2 = time.perf_counter()
-    for name in (*DATASETS, "query_log"):
+    work = out / ".partitions"
+    for name in (*DATASETS, "query_log", work.name):
         shutil.rmtree(out / name, ignore_errors=True)
+    for name in (*DATASETS, "query_log"):
         (out / name).mkdir(parents=True, exist_ok=True)
     part_d = eng.share(part, broadcast=True)
-    divisions = list(range(p + 1))
-    shuffled = {}
+    writes = []
     for f in files:
         x = frames[f].map_partitions(_with_partition, part_d, meta=frames[f]._meta.assign(__PART=np.int64(0)))
-        shuffled[f] = x.set_index("__PART", divisions=divisions, sort=True).to_delayed()
-    name_key = secrets.token_hex(8)
-    empty_key = key.iloc[:0]
-    tasks = [dask.delayed(_run_partition, pure=False)(k, [shuffled[f][k] for f in files],
-                                                       eng.share(key_parts.get(k, empty_key)), cutoff, str(out),
-                                                       name_key)
-             for k in range(p)]
-    parts: list[_Part] = eng.compute(f"cleaning + derivation ({p} partitions)", tasks)
+        writes.append(x.to_parquet(str(work / f), partition_on=["__PART"], write_index=False, compute=False,
+                                   write_metadata_file=False, compression="lz4"))
+    try:
+        eng.compute("splitting the raw files by patient", writes)
+        times["split by patient"] = time.perf_counter() - t2
+        t2 = time.perf_counter()
+        name_key = secrets.token_hex(8)
+        empty_key = key.iloc[:0]
+        tasks = [dask.delayed(_run_partition, pure=False)(k, str(work), eng.share(key_parts.get(k, empty_key)),
+                                                           cutoff, str(out), name_key)
+                 for k in range(p)]
+        parts: list[_Part] = eng.compute(f"cleaning + derivation ({p} partitions)", tasks)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)      # raw rows (with identifiers): never left behind
     times["clean + derive"] = time.perf_counter() - t2
 
     # across partitions
@@ -424,7 +473,6 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     res = ScaleResult(out, p, len(eng.client.nthreads()) if eng.client else 1, n_patients,
                       int(sum(x.analysed for x in done)), int(sum(x.queries for x in done) + sum(len(q) for q in glog.parts)),
                       consort, rec, crec, harmonisation, survival, cox, times, eng.peak_mb())
-    res.peak_mb["largest partition task (worker RSS at its end)"] = max(x.peak_mb for x in parts)
     _write_summary(res, cutoff)
     return res
 
