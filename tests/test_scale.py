@@ -109,6 +109,7 @@ def test_the_cli_writes_the_datasets_and_a_summary(tmp_path):
         assert sorted(p.name for p in (out / name).iterdir())[:2] == ["part.00000.parquet", "part.00001.parquet"]
     for f in ("consort.csv", "reconciliation.csv", "harmonisation.csv", "survival.csv", "cox.csv", "summary.json"):
         assert (out / f).is_file()
+    assert not (out / ".partitions").exists()       # the raw rows split by patient are not left behind
 
 
 def _corrupt(tmp_path, file: str, row: int, column: str, value: str):
@@ -128,6 +129,7 @@ def test_a_data_error_in_a_partition_gives_the_in_memory_message(tmp_path):
         scale.run(raw, tmp_path / "out", CUTOFF, scheduler="synchronous", partitions=4, progress=False)
     assert str(dask_err.value) == str(mem.value)
     assert "row 300" in str(mem.value)
+    assert not (tmp_path / "out" / ".partitions").exists()
     res = subprocess.run([sys.executable, "-m", "apec_sar.scale", "--raw", str(raw), "--out", str(tmp_path / "o2"),
                           "--cutoff", "2022-07-03", "--workers", "2", "--partitions", "4", "--no-progress"],
                          capture_output=True, text=True)

@@ -14,8 +14,12 @@ Dask cluster, the same cleaning and derivation code as the notebooks:
    whole extract, and each patient's partition, a hash of the normalised ID-card number (rule
    I01; a record without one: of its normalised SUBJID), so the records of one patient --
    linked across sites by that number (I04) -- land together.
-4. Every file's rows moved to their patient's partition (a Dask shuffle: ``set_index`` on the
-   partition number with fixed divisions).
+4. Every file's rows moved to their patient's partition: Dask writes each file as Parquet
+   partitioned on the partition number (``to_parquet(partition_on=...)``, in ``OUT/.partitions``,
+   deleted at the end). Dask's in-memory shuffles (``set_index``/``shuffle``, 'tasks' or 'p2p')
+   were measured first: both hold the whole extract in worker memory until the partitions consume
+   it (10^6 patients on 2 workers: 11 GB with 'tasks', over 15 GB with 'p2p'); through storage a
+   worker holds one block or one partition.
 5. Per partition, the notebooks' code: ``validate_raw``, ``clean_tables``, ``pseudonymise``
    with the global key, ``derive_all``; the ADaM datasets and the partition's query log written
    as Parquet parts (``OUT/adsl/part.00000.parquet``, ...).
@@ -134,6 +138,41 @@ def _partition_numbers(subjid: pd.Series, part_of: pd.Series) -> np.ndarray:
     return np.where(codes < 0, 0, cats[np.maximum(codes, 0)]) if len(cats) else np.zeros(len(norm), np.int64)
 
 
+def _subject_key(blocks: list[pd.DataFrame], partitions: int) -> tuple[pd.DataFrame, pd.Series]:
+    """The subject key of the whole extract from its screening log (validated as the in-memory
+    run validates it), and the partition of every SUBJID: a hash of the normalised ID-card
+    number, or of the SUBJID for a record without one (never linked, rule I03)."""
+    from .clean.extract import subject_key_of_screening_log
+    from .clean.schema import validate_raw
+    scr = io.categorical_frame(pd.concat(blocks, ignore_index=True), "screening_log")
+    validate_raw("screening_log", scr)
+    key, ids = subject_key_of_screening_log(scr)
+    card = ids.ID_CARD_NO.to_numpy(dtype=object)
+    has_card = ~pd.isna(card)
+    by = np.where(has_card, card, ids.SUBJID.to_numpy(dtype=object))
+    h = pd.util.hash_array(np.asarray(by, dtype=object), categorize=True)
+    h = np.where(has_card, h, h ^ np.uint64(0x9E3779B97F4A7C15))
+    part = pd.Series((h % np.uint64(partitions)).astype(np.int64), index=ids.SUBJID.to_numpy(dtype=object))
+    part = part[part.index.notna()]
+    return key, part[~part.index.duplicated(keep="first")]
+
+
+def _possible_duplicates(work: str, ks: list[int]) -> list[pd.DataFrame]:
+    """Rule I08 once across partitions, on what each partition saved of what it compares."""
+    import pickle
+    from .clean import identity
+    from .clean.errors import QueryLog
+    got = []
+    for k in ks:
+        with open(Path(work) / "i08" / f"{k:05d}.pkl", "rb") as fh:
+            got.append(pickle.load(fh))
+    log = QueryLog()
+    identity.query_possible_duplicates(pd.concat([x.screening for x in got], ignore_index=True),
+                                       pd.concat([x.demographics for x in got], ignore_index=True),
+                                       pd.concat([x.names for x in got]), pd.concat([x.dup_of for x in got]), log)
+    return log.parts
+
+
 def _with_partition(df: pd.DataFrame, part_of: pd.Series) -> pd.DataFrame:
     return df.assign(__PART=_partition_numbers(df.SUBJID, part_of))
 
@@ -161,7 +200,6 @@ class _Part:
     cleaning_reconciliation: pd.DataFrame | None = None
     notes: list = field(default_factory=list)
     km: dict[str, pd.DataFrame] = field(default_factory=dict)
-    possible_duplicates: object = None
     schemas: dict = field(default_factory=dict)
     seconds: float = 0.0
     peak_mb: float = 0.0
@@ -221,11 +259,15 @@ def _run_partition(k: int, work: str, key: pd.DataFrame, cutoff: dt.date, out: s
     adtte = d.datasets["adtte"]
     km = {p: event_counts(x.AVAL.to_numpy() / DAYS_PER_MONTH, (x.CNSR == 0).to_numpy())
           for p, x in adtte.groupby("PARAMCD", sort=True)}
+    import pickle
     pdup = PossibleDuplicateInputs(deferred.screening, deferred.demographics,
                                    _hash_names(deferred.names, name_key), deferred.dup_of)
+    (Path(work) / "i08").mkdir(parents=True, exist_ok=True)
+    with open(Path(work) / "i08" / f"{k:05d}.pkl", "wb") as fh:       # for rule I08 across partitions
+        pickle.dump(pdup, fh, protocol=pickle.HIGHEST_PROTOCOL)
     adsl = d.datasets["adsl"]
     return _Part(k, len(adsl), int((adsl.EFFFL == "Y").sum()), len(queries), d.consort, d.reconciliation, recon,
-                 log.notes, km, pdup, schemas, time.perf_counter() - t0, _peak_rss_mb())
+                 log.notes, km, schemas, time.perf_counter() - t0, _peak_rss_mb())
 
 
 def _rewrite(path: str, schema) -> None:
@@ -328,19 +370,16 @@ def _connect(workers: int | None, scheduler: str | None):
 
 def run(raw: Path, out: Path, cutoff: dt.date, *, workers: int | None = None, scheduler: str | None = None,
         partitions: int | None = None, block_bytes: int = BLOCK_BYTES, progress: bool = True,
-        client=None, shuffle_method: str | None = None) -> ScaleResult:
+        client=None) -> ScaleResult:
     """Clean and derive the extract in ``raw`` partitioned by patient on Dask, writing to ``out``
     (module docstring). ``scheduler``: a Dask scheduler address, or 'synchronous' / 'threads' /
     'processes' for Dask's local schedulers; default a LocalCluster of ``workers`` processes
-    (default: one per core). ``client``: an existing distributed Client to use instead.
-    ``shuffle_method``: Dask's shuffle, 'tasks' by default: on 2 cores it took 50 s at 10^5 patients
-    where 'p2p' took 87 s and 1.8x the memory (p2p also returns strings as objects)."""
+    (default: one per core). ``client``: an existing distributed Client to use instead."""
     import dask
     cluster, local, mine = None, None, client is None
     if client is None:
         client, cluster, local = _connect(workers, scheduler)
-    method = shuffle_method or "tasks"
-    with dask.config.set({"dataframe.convert-string": False, "dataframe.shuffle.method": method}):
+    with dask.config.set({"dataframe.convert-string": False}):
         try:
             eng = _Engine(client, local, progress)
             return _run(Path(raw), Path(out), cutoff, eng, partitions, block_bytes)
@@ -355,10 +394,7 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     import dask
     import dask.dataframe as dd
 
-    from .clean import identity
-    from .clean.errors import QueryLog, harmonisation_summary, interleave_notes, sort_queries
-    from .clean.extract import subject_key_of_screening_log
-    from .clean.schema import validate_raw
+    from .clean.errors import QueryLog, harmonisation_summary, interleave_notes
 
     times: dict[str, float] = {}
     eng.reset_peaks()
@@ -371,12 +407,12 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     spans = {f: io.blocks(heads[f][0], block_bytes) for f in files}
     todo = [dask.delayed(io.line_counts, pure=True)(str(heads[f][0]), s, e) for f in files for s, e in spans[f]]
     counts = iter(eng.compute("counting lines", todo))
-    frames = {}
+    frames, counts_of, blanks = {}, {}, {}
     for f in files:
         path, header, bom = heads[f]
-        c = [next(counts) for _ in spans[f]]
+        c = counts_of[f] = [next(counts) for _ in spans[f]]
         lines = np.array([n for n, _ in c], dtype=np.int64)
-        blank = int(sum(b for _, b in c))
+        blank = blanks[f] = int(sum(b for _, b in c))
         if int(lines.sum()) - 1 - blank <= 0:
             raise io.no_rows_error(f)
         io.file_notes(f, header, bom, blank if blank else None, file_logs[f])
@@ -386,25 +422,14 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
         frames[f] = dd.from_map(_read_block, args, meta=meta, enforce_metadata=False, label=f"read-{f}")
     times["count lines"] = time.perf_counter() - t0
 
-    # the subject key of the whole extract, and each patient's partition
+    # the subject key of the whole extract, and each patient's partition (on a worker)
     t1 = time.perf_counter()
-    scr = frames["screening_log"]
-    scr = pd.concat(eng.compute("reading the screening log", scr.to_delayed()), ignore_index=True)
-    scr = io.categorical_frame(scr, "screening_log")
-    validate_raw("screening_log", scr)
-    key, ids = subject_key_of_screening_log(scr)
+    n_records = int(sum(n for n, _ in counts_of["screening_log"])) - 1 - blanks["screening_log"]
+    p = partitions or max(1, -(-n_records // PATIENTS_PER_PARTITION))
+    key, part = eng.compute("subject key (screening log)",
+                            [dask.delayed(_subject_key)(frames["screening_log"].to_delayed(), p)])[0]
     n_patients = len(key)
-    p = partitions or max(1, -(-len(scr) // PATIENTS_PER_PARTITION))
-    card = ids.ID_CARD_NO.to_numpy(dtype=object)
-    has_card = ~pd.isna(card)
-    by = np.where(has_card, card, ids.SUBJID.to_numpy(dtype=object))
-    h = pd.util.hash_array(np.asarray(by, dtype=object), categorize=True)
-    h = np.where(has_card, h, h ^ np.uint64(0x9E3779B97F4A7C15))
-    part = pd.Series((h % np.uint64(p)).astype(np.int64), index=ids.SUBJID.to_numpy(dtype=object))
-    part = part[part.index.notna()]
-    part = part[~part.index.duplicated(keep="first")]
     key_parts = dict(tuple(key.groupby(part.reindex(key.SUBJID).to_numpy(), sort=True)))
-    del scr, ids
     times["subject key"] = time.perf_counter() - t1
 
     # rows to their patient's partition (Dask writes each file's rows as Parquet by partition
@@ -431,21 +456,18 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
                                                            cutoff, str(out), name_key)
                  for k in range(p)]
         parts: list[_Part] = eng.compute(f"cleaning + derivation ({p} partitions)", tasks)
+        times["clean + derive"] = time.perf_counter() - t2
+        t3 = time.perf_counter()
+        done = [x for x in parts if x.consort is not None]
+        glog = QueryLog()
+        for f in files:
+            glog.parts += file_logs[f].parts
+        glog.parts += eng.compute("possible duplicates across partitions (rule I08)",
+                                  [dask.delayed(_possible_duplicates)(str(work), [x.k for x in done])])[0]
     finally:
         shutil.rmtree(work, ignore_errors=True)      # raw rows (with identifiers): never left behind
-    times["clean + derive"] = time.perf_counter() - t2
 
     # across partitions
-    t3 = time.perf_counter()
-    done = [x for x in parts if x.consort is not None]
-    glog = QueryLog()
-    for f in files:
-        glog.parts += file_logs[f].parts
-    pd_in = [x.possible_duplicates for x in done]
-    identity.query_possible_duplicates(pd.concat([x.screening for x in pd_in], ignore_index=True),
-                                       pd.concat([x.demographics for x in pd_in], ignore_index=True),
-                                       pd.concat([x.names for x in pd_in]),
-                                       pd.concat([x.dup_of for x in pd_in]), glog)
     schemas = {name: [x.schemas[name] for x in done] for name in (*DATASETS, "query_log")}
     if glog.parts:
         schemas["query_log"].append(_write_part(glog.frame(), out / "query_log", p, "Query log (file-level and "
