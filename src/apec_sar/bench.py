@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in sizes:
         folder = tempfile.mkdtemp(prefix=f"apec-bench-cohort-{n}-")      # one cohort for every run of this size
         try:
+            _child("generator", n, folder)          # in its own process: the pipeline's peaks are its own
             if n in args.pipeline_sizes or n == args.speedup_size:
                 pipeline[n] = _child("pipeline", n, folder, 2)
                 print(_pipeline_line(n, pipeline[n]), flush=True)
