@@ -36,10 +36,11 @@ partitions hold problems, the first partition to fail is reported (the in-memory
 the first rule of its chain; both are clean messages about real problems).
 
 What scales with what: workers' memory with the partition size (``--partitions``; default
-about 20,000 patients a partition), wall time with patients / workers; the client holds the
-screening log and the subject key (O(patients), a few columns) and the small per-partition
-summaries, never a clinical table. Raw and output folders must be visible to the client and
-every worker (a shared file system).
+about 20,000 patients a partition), wall time with patients / workers. Two single tasks see
+every patient in a few columns (the subject key from the screening log; rule I08); the client
+holds the subject key, each patient's partition number and the per-partition summaries, never a
+clinical table. Raw and output folders must be visible to the client and every worker (a shared
+file system).
 
 Why the project's own block reader and not ``dask.dataframe.read_csv``: Dask's CSV blocks do
 not know their line offset, so the original row numbers the query log must carry would be
