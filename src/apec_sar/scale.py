@@ -158,6 +158,13 @@ def _subject_key(blocks: list[pd.DataFrame], partitions: int) -> tuple[pd.DataFr
     return key, part[~part.index.duplicated(keep="first")]
 
 
+def _key_slices(key: pd.DataFrame, part: pd.Series, partitions: int) -> list[pd.DataFrame]:
+    """The subject key split by partition (the pseudonyms each partition's patients get)."""
+    k = part.reindex(key.SUBJID).to_numpy()
+    groups = dict(tuple(key.groupby(k, sort=True)))
+    return [groups.get(i, key.iloc[:0]) for i in range(partitions)]
+
+
 def _possible_duplicates(work: str, ks: list[int]) -> list[pd.DataFrame]:
     """Rule I08 once across partitions, on what each partition saved of what it compares."""
     import pickle
@@ -321,6 +328,23 @@ class _Engine:
             self.client.cancel(futures)
             raise
 
+    def persist(self, step: str, objs: list) -> list:
+        """Compute ``objs`` and keep the results where they are (on the workers, on a cluster),
+        returning Dask objects that refer to them."""
+        import dask
+        if self.client is None:
+            return [dask.delayed(v, pure=True) for v in self.compute(step, objs)]
+        from distributed import futures_of, wait
+        out = self.client.persist(objs)
+        futures = [f for o in out for f in futures_of(o)]
+        if self.progress:
+            print(f"[scale] {step} ...", file=sys.stderr, flush=True)
+        wait(futures)
+        for f in futures:
+            if f.status == "error":
+                f.result()
+        return out
+
     def share(self, obj, broadcast: bool = False):
         """A value for the tasks: on a cluster scattered to the workers once (not sent inside the
         task graph), else a delayed constant."""
@@ -427,10 +451,10 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     t1 = time.perf_counter()
     n_records = int(sum(n for n, _ in counts_of["screening_log"])) - 1 - blanks["screening_log"]
     p = partitions or max(1, -(-n_records // PATIENTS_PER_PARTITION))
-    key, part = eng.compute("subject key (screening log)",
-                            [dask.delayed(_subject_key)(frames["screening_log"].to_delayed(), p)])[0]
-    n_patients = len(key)
-    key_parts = dict(tuple(key.groupby(part.reindex(key.SUBJID).to_numpy(), sort=True)))
+    sk = dask.delayed(_subject_key, nout=2)(frames["screening_log"].to_delayed(), p)
+    key_slices = dask.delayed(_key_slices, nout=p)(sk[0], sk[1], p)
+    part_d, *key_slices = eng.persist("subject key (screening log)", [sk[1], *key_slices])   # kept by the workers
+    n_patients = int(sum(eng.compute("counting patients", [dask.delayed(len)(x) for x in key_slices])))
     times["subject key"] = time.perf_counter() - t1
 
     # rows to their patient's partition (Dask writes each file's rows as Parquet by partition
@@ -441,7 +465,6 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
         shutil.rmtree(out / name, ignore_errors=True)
     for name in (*DATASETS, "query_log"):
         (out / name).mkdir(parents=True, exist_ok=True)
-    part_d = eng.share(part, broadcast=True)
     writes = []
     for f in files:
         x = frames[f].map_partitions(_with_partition, part_d, meta=frames[f]._meta.assign(__PART=np.int64(0)))
@@ -452,9 +475,7 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
         times["split by patient"] = time.perf_counter() - t2
         t2 = time.perf_counter()
         name_key = secrets.token_hex(8)
-        empty_key = key.iloc[:0]
-        tasks = [dask.delayed(_run_partition, pure=False)(k, str(work), eng.share(key_parts.get(k, empty_key)),
-                                                           cutoff, str(out), name_key)
+        tasks = [dask.delayed(_run_partition, pure=False)(k, str(work), key_slices[k], cutoff, str(out), name_key)
                  for k in range(p)]
         parts: list[_Part] = eng.compute(f"cleaning + derivation ({p} partitions)", tasks)
         times["clean + derive"] = time.perf_counter() - t2
