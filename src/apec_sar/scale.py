@@ -98,10 +98,6 @@ class ScaleResult:
 
 # ---------------------------------------------------------------------------------- workers' tasks
 
-def _same(x):
-    return x
-
-
 def _peak_rss_mb() -> float:
     """This process's peak resident memory (MB) since :func:`_reset_peak` (Linux: VmHWM, which,
     unlike ``getrusage``'s ru_maxrss, neither carries the parent's peak into a spawned worker
@@ -344,14 +340,6 @@ class _Engine:
             if f.status == "error":
                 f.result()
         return out
-
-    def share(self, obj, broadcast: bool = False):
-        """A value for the tasks: on a cluster scattered to the workers once (not sent inside the
-        task graph), else a delayed constant."""
-        import dask
-        if self.client is None:
-            return dask.delayed(obj, pure=True)
-        return dask.delayed(_same)(self.client.scatter(obj, broadcast=broadcast, hash=False))
 
     def reset_peaks(self) -> None:
         _reset_peak()
