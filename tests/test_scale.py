@@ -1,18 +1,201 @@
-"""Partitioned cleaning + derivation (used for the 10^6-patient benchmark) gives the same
-counts as the in-memory path."""
+"""The Dask path (apec_sar.scale) gives what the in-memory notebook path gives: CONSORT,
+reconciliation, harmonisation, every query-log row (original row numbers) and every ADaM
+dataset's content, on the committed extract and on a scale-mode cohort; raw-data errors in a
+partition reach the user as the in-memory pipeline's message; the block reader reads what the
+in-memory reader reads; Kaplan-Meier from counts summed over partitions is the one-shot KM."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
+import sys
 
-from apec_sar import scale
+import numpy as np
+import pandas as pd
+import pytest
+
+from apec_sar import io, scale
+from apec_sar.analysis.survival import DAYS_PER_MONTH
+from apec_sar.clean import DataError, clean_extract
+from apec_sar.derive import derive_all
+from apec_sar.dictionary import raw_files
+from apec_sar.stats import km as K
+from apec_sar.synth import generate
 
 from .conftest import ROOT
 
+CUTOFF = dt.date(2022, 7, 3)
+RAW = ROOT / "data" / "raw"
 
-def test_partitioned_run_matches_in_memory(tmp_path, derived, cleaned):
-    r = scale.run(ROOT / "data" / "raw", tmp_path, dt.date(2022, 7, 3), partitions=3, workers=2)
-    assert r.patients_analysed == 29
-    assert r.consort.N.tolist() == derived.consort.N.tolist()
-    assert r.reconciliation.drop(columns="RECONCILES").equals(derived.reconciliation.drop(columns="RECONCILES"))
-    assert r.queries == len(cleaned.queries)
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(list(df.columns), kind="stable", na_position="last").reset_index(drop=True)
+
+
+def _roundtrip(df: pd.DataFrame, tmp_path, name: str) -> pd.DataFrame:
+    """An in-memory dataset as its Parquet file reads back (the Dask path's datasets are files)."""
+    p = tmp_path / f"inmem-{name}.parquet"
+    io.write_dataset(df, p, name)
+    return io.read_dataset(p)
+
+
+def assert_same_as_in_memory(r: scale.ScaleResult, raw, tmp_path) -> None:
+    clean = clean_extract(raw)
+    d = derive_all(clean, CUTOFF)
+    pd.testing.assert_frame_equal(r.consort, d.consort)
+    pd.testing.assert_frame_equal(r.reconciliation, d.reconciliation)
+    pd.testing.assert_frame_equal(r.cleaning_reconciliation, clean.reconciliation)
+    pd.testing.assert_frame_equal(r.harmonisation, clean.harmonised)
+    q = pd.read_parquet(r.out / "query_log")
+    assert len(q) == len(clean.queries) == r.queries
+    pd.testing.assert_frame_equal(_sorted(q), _sorted(clean.queries.astype({"ROW": "int64"})))
+    for name in scale.DATASETS:
+        got = _sorted(pd.read_parquet(r.out / name))
+        want = _sorted(_roundtrip(d.datasets[name], tmp_path, name))
+        pd.testing.assert_frame_equal(got, want, obj=name)
+    assert r.patients_analysed == int((d.datasets["adsl"].EFFFL == "Y").sum())
+    # Kaplan-Meier from counts summed over partitions = the one-shot estimate, to the last bit
+    adtte = d.datasets["adtte"]
+    for _, s in r.survival.iterrows():
+        x = adtte[adtte.PARAMCD == s.PARAMCD]
+        km = K.kaplan_meier(x.AVAL.to_numpy() / DAYS_PER_MONTH, (x.CNSR == 0).astype(int).to_numpy(), "log-log")
+        assert (s.N, s.EVENTS) == (km.n, km.events)
+        assert np.array_equal([s.MEDIAN_MONTHS, s.MEDIAN_LCL, s.MEDIAN_UCL], list(K.quantile(km, 0.5)), equal_nan=True)
+
+
+def test_dask_run_on_the_committed_extract_equals_the_in_memory_run(tmp_path):
+    r = scale.run(RAW, tmp_path / "out", CUTOFF, scheduler="synchronous", partitions=3, progress=False)
+    assert r.patients_analysed == 29 and r.reconciles
+    assert_same_as_in_memory(r, RAW, tmp_path)
+    assert set(r.survival.PARAMCD) >= {"PFS", "OS"}
+    assert set(r.cox.PARAMCD) == {"PFS", "OS"} and r.cox.coef.notna().all()
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    """A scale-mode cohort of 2,000 patients (with ID-card collisions: linked duplicates)."""
+    raw = tmp_path_factory.mktemp("scale2000") / "raw"
+    generate(raw, patients=2000, mode="scale", truth_dir=None)
+    return raw
+
+
+def test_dask_run_on_a_local_cluster_equals_the_in_memory_run(cohort, tmp_path):
+    """Through a real LocalCluster of two worker processes, in small raw blocks, so rows cross
+    block and partition boundaries."""
+    r = scale.run(cohort, tmp_path / "out", CUTOFF, workers=2, partitions=5, block_bytes=1 << 20, progress=False)
+    assert r.workers == 2 and r.partitions == 5 and r.reconciles
+    assert r.peak_mb["worker 1"] > 0 and r.peak_mb["worker 2"] > 0
+    assert_same_as_in_memory(r, cohort, tmp_path)
+
+
+def test_scheduler_address_runs_the_same_job(tmp_path):
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        r = scale.run(RAW, tmp_path / "out", CUTOFF, scheduler=cluster.scheduler_address, partitions=2,
+                      progress=False)
+    assert r.workers == 1 and r.patients_analysed == 29
+    assert_same_as_in_memory(r, RAW, tmp_path)
+
+
+def test_the_cli_writes_the_datasets_and_a_summary(tmp_path):
+    out = tmp_path / "out"
+    res = subprocess.run([sys.executable, "-m", "apec_sar.scale", "--raw", str(RAW), "--out", str(out),
+                          "--cutoff", "2022-07-03", "--scheduler", "threads", "--partitions", "2", "--no-progress"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "29 analysed" in res.stdout and "reconcile: yes" in res.stdout
+    for name in (*scale.DATASETS, "query_log"):
+        assert sorted(p.name for p in (out / name).iterdir())[:2] == ["part.00000.parquet", "part.00001.parquet"]
+    for f in ("consort.csv", "reconciliation.csv", "harmonisation.csv", "survival.csv", "cox.csv", "summary.json"):
+        assert (out / f).is_file()
+    assert not (out / ".partitions").exists()       # the raw rows split by patient are not left behind
+
+
+def _corrupt(tmp_path, file: str, row: int, column: str, value: str):
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    df = pd.read_csv(raw / f"{file}.csv", dtype=str, keep_default_na=False)
+    df.loc[row - 1, column] = value
+    df.to_csv(raw / f"{file}.csv", index=False, lineterminator="\n")
+    return raw
+
+
+def test_a_data_error_in_a_partition_gives_the_in_memory_message(tmp_path):
+    raw = _corrupt(tmp_path, "exposure", 300, "START_DATE", "2021-13-45")
+    with pytest.raises(DataError) as mem:
+        clean_extract(raw)
+    with pytest.raises(DataError) as dask_err:
+        scale.run(raw, tmp_path / "out", CUTOFF, scheduler="synchronous", partitions=4, progress=False)
+    assert str(dask_err.value) == str(mem.value)
+    assert "row 300" in str(mem.value)
+    assert not (tmp_path / "out" / ".partitions").exists()
+    res = subprocess.run([sys.executable, "-m", "apec_sar.scale", "--raw", str(raw), "--out", str(tmp_path / "o2"),
+                          "--cutoff", "2022-07-03", "--workers", "2", "--partitions", "4", "--no-progress"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    problem, _, todo = str(mem.value).partition(" What to do: ")
+    assert f"  {problem}" in res.stderr.splitlines() and f"  What to do: {todo}" in res.stderr.splitlines()
+
+
+def test_a_bad_row_in_a_block_gives_the_in_memory_message(tmp_path):
+    """A field-count problem found by the parser of one block is located in the whole file."""
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    p = raw / "adverse_events.csv"
+    lines = p.read_text(encoding="utf-8").split("\n")
+    lines[150] = lines[150] + ",extra"
+    p.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(DataError) as mem:
+        clean_extract(raw)
+    with pytest.raises(DataError) as dask_err:
+        scale.run(raw, tmp_path / "out", CUTOFF, scheduler="synchronous", partitions=2, block_bytes=4096,
+                  progress=False)
+    assert str(dask_err.value) == str(mem.value) and "row 150" in str(mem.value)
+
+
+@pytest.mark.parametrize("block", [29, 4096])
+def test_block_reader_reads_what_the_reader_reads(tmp_path, block):
+    """CRLF line ends, a byte-order mark, blank lines and no final newline: rows, values and
+    original row numbers as read_raw gives them, whatever the block size."""
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    ex = raw / "exposure.csv"
+    lines = ex.read_bytes().split(b"\n")
+    lines[5:5] = [b"", b""]
+    lines.insert(40, b"")
+    ex.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(lines))
+    ae = raw / "adverse_events.csv"
+    lines = ae.read_bytes().split(b"\n")
+    lines[1:1] = [b""]
+    ae.write_bytes(b"\n".join(lines).rstrip(b"\n"))
+    for f in ("exposure", "adverse_events", "screening_log"):
+        ref = io.read_raw(raw, f)
+        path, header, _ = io.open_raw(raw, f)
+        spans = io.blocks(path, block)
+        counts = [io.line_counts(path, s, e) for s, e in spans]
+        first = np.concatenate([[0], np.cumsum([n for n, _ in counts])[:-1]])
+        got = io.categorical_frame(pd.concat([io.read_block(path, f, header, s, e, int(n))
+                                              for (s, e), n in zip(spans, first)], ignore_index=True), f)
+        assert got.SRC_ROW.tolist() == ref.SRC_ROW.tolist()
+        for c in got.columns:
+            assert got[c].astype(object).equals(ref[c].astype(object)), (f, c)
+        assert sum(b for _, b in counts) == {"exposure": 3, "adverse_events": 1, "screening_log": 0}[f]
+
+
+def test_km_from_summed_partition_counts_equals_the_one_shot_km():
+    rng = np.random.default_rng(7)
+    t = np.ceil(rng.exponential(200, 5000))
+    e = rng.integers(0, 2, 5000)
+    one = K.kaplan_meier(t, e, "log-log")
+    part = rng.integers(0, 7, 5000)
+    c = K.sum_event_counts([K.event_counts(t[part == k], e[part == k]) for k in range(7)])
+    agg = K.kaplan_meier_from_counts(c.time, c.n_event, c.n_censor, "log-log")
+    for a in ("time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"):
+        assert np.array_equal(getattr(one, a), getattr(agg, a), equal_nan=True), a
+    assert one.n == agg.n and K.quantile(one, 0.5) == K.quantile(agg, 0.5)
+
+
+def test_raw_files_are_all_partitioned():
+    assert set(raw_files()) == {f.stem for f in RAW.glob("*.csv")}

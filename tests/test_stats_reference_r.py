@@ -355,3 +355,38 @@ def test_p_adjust_against_r(tmp_path):
                 tmp_path / "ref.csv")
     for m in methods:
         close(p_adjust(p, m), r[m].to_numpy(), f"p.adjust {m}")
+
+
+def test_cox_at_scale_with_heavy_ties_against_r(tmp_path):
+    """The benchmark's shape (bench._measure_cox_engines) at 50,000 records: integer days, so
+    ~1,000 distinct times and heavy Efron ties; three binary covariates and one numeric."""
+    rng = np.random.default_rng(20220703)
+    n = 50_000
+    x = rng.integers(0, 2, (n, 3))
+    age = np.round(rng.normal(62, 9, n), 1)
+    t = np.ceil(rng.exponential(300 / np.exp(x @ np.array([0.3, -0.2, 0.1]) + 0.01 * (age - 62)))) + 1
+    c = np.ceil(rng.uniform(30, 900, n))
+    d = pd.DataFrame({"time": np.minimum(t, c), "status": (t <= c).astype(int), "a": x[:, 0], "b": x[:, 1],
+                      "c": x[:, 2], "age": age})
+    check_cox(d, ["a", "b", "c", "age"], "a + b + c + age", tmp_path, "scale")
+
+
+def test_km_from_summed_partition_counts_against_r(derived, tmp_path):
+    """Kaplan-Meier from event counts summed over patient partitions (apec_sar.scale) agrees with R."""
+    x = derived.datasets["adtte"].query("PARAMCD == 'PFS'")
+    df = pd.DataFrame({"time": x.AVAL.to_numpy(), "status": (x.CNSR == 0).astype(int).to_numpy()})
+    src, ref = tmp_path / "pfs.csv", tmp_path / "pfs_ref.csv"
+    df.to_csv(src, index=False)
+    rscript(R_DIR / "km_reference.R", src, ref)
+    r = pd.read_csv(ref)
+    part = np.arange(len(df)) % 4
+    counts = K.sum_event_counts([K.event_counts(df.time[part == k], df.status[part == k]) for k in range(4)])
+    for ct in K.CONF_TYPES:
+        f = K.kaplan_meier_from_counts(counts.time, counts.n_event, counts.n_censor, ct)
+        rr = r[r.conf_type == ct]
+        c = rr[rr.stat == "curve"]
+        close(f.surv, c.est, f"{ct} survival")
+        close(f.lower, c.lower, f"{ct} lower")
+        close(f.upper, c.upper, f"{ct} upper")
+        q = rr[rr.stat == "quantile"]
+        close([K.quantile(f, p) for p in q.x], q[["est", "lower", "upper"]].to_numpy(), f"{ct} quantiles")

@@ -3,8 +3,8 @@
 Each measurement runs in its own Python process (so peak RSS is that step's alone) and writes
 to a temporary folder. Timings are printed, never asserted.
 
-    python -m apec_sar.bench                  # generator at 10^4, 10^5, 10^6; pipeline at 10^6
-    python -m apec_sar.bench --sizes 10000 --pipeline-sizes 10000    # a quick run
+    python -m apec_sar.bench                  # generator at 10^4, 10^5, 10^6; Dask pipeline at 10^5, 10^6
+    python -m apec_sar.bench --sizes 10000 --pipeline-sizes 10000 --speedup-size 0 --no-notebooks  # quick
     python -m apec_sar.bench --child coxengines 1000000 /tmp/x      # Cox: ours vs lifelines, statsmodels, R
 """
 
@@ -33,22 +33,26 @@ def _measure_generator(n: int, out: Path) -> dict:
             "rows": sum(s.rows.values()), "bytes": size}
 
 
-def _measure_pipeline(n: int, folder: Path) -> dict:
-    """Generate a scale-mode cohort of n patients (not timed), then time cleaning +
-    derivation of it, partitioned by patient over two worker processes."""
+def _measure_pipeline(n: int, folder: Path, workers: int = 2) -> dict:
+    """Generate a scale-mode cohort of n patients in ``folder/raw`` unless it is there (not
+    timed), then time cleaning + derivation of it on Dask (:mod:`apec_sar.scale`) on a
+    LocalCluster of ``workers`` worker processes; peak RSS of the client (with the local
+    scheduler) and of each worker."""
     import datetime as dt
 
     from . import scale
     from .synth import generate
 
     raw = folder / "raw"
-    generate(raw, patients=n, mode="scale", truth_dir=None)
-    parts = max(1, -(-n // 100_000))
-    r = scale.run(raw, folder / "work", dt.date(2022, 7, 3), partitions=parts, workers=2)
-    self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"wall_s": r.seconds_total, "split_s": r.seconds_split, "analysed": r.patients_analysed,
-            "peak_rss_mb": self_mb, "peak_worker_mb": scale.peak_children_mb(), "partitions": parts,
-            "reconciles": bool((r.reconciliation.RECONCILES == "yes").all())}
+    if not (raw / "screening_log.csv").is_file():
+        generate(raw, patients=n, mode="scale", truth_dir=None)
+    shutil.rmtree(folder / "out", ignore_errors=True)
+    r = scale.run(raw, folder / "out", dt.date(2022, 7, 3), workers=workers, progress=True)
+    shutil.rmtree(folder / "out", ignore_errors=True)
+    peak = {k: v for k, v in r.peak_mb.items() if k.startswith(("client", "scheduler", "worker "))}
+    return {"wall_s": r.seconds["total"], "seconds": r.seconds, "analysed": r.patients_analysed,
+            "peak_total_mb": sum(peak.values()), "peak_mb": peak, "partitions": r.partitions, "workers": r.workers,
+            "reconciles": r.reconciles}
 
 
 def _measure_notebooks() -> list[tuple[str, float]]:
@@ -95,8 +99,9 @@ def _measure_report() -> tuple[float, float]:
 
 
 def _measure_km_cox(n: int, folder: Path) -> dict:
-    """KM (log-log CIs, median) and a 3-covariate Cox model on n simulated survival records,
-    in Python and in R (survival) on the same file."""
+    """KM (log-log CIs, median; from event counts summed over 16 partitions, as apec_sar.scale
+    does) and a 3-covariate Cox model (Efron) on n simulated survival records, in Python and in
+    R (survival) on the same file."""
     import numpy as np
     import pandas as pd
 
@@ -111,8 +116,13 @@ def _measure_km_cox(n: int, folder: Path) -> dict:
                        "a": x[:, 0].astype(str), "b": x[:, 1].astype(str), "c": x[:, 2].astype(str)})
     src = folder / "tte.csv"
     df.to_csv(src, index=False)
+    # KM as the partitioned run computes it: event counts per distinct time in each of 16
+    # partitions, summed, then the estimate, its CIs and the median from the summed counts
+    part = np.arange(n) % 16
     t0 = time.perf_counter()
-    km = K.kaplan_meier(df.time, df.status, "log-log")
+    counts = K.sum_event_counts([K.event_counts(df.time.to_numpy()[part == k], df.status.to_numpy()[part == k])
+                                 for k in range(16)])
+    km = K.kaplan_meier_from_counts(counts.time, counts.n_event, counts.n_censor, "log-log")
     K.quantile(km, 0.5)
     t_km = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -173,30 +183,43 @@ def _measure_cox_engines(n: int, folder: Path) -> dict:
     return out
 
 
-def _child(task: str, n: int) -> dict:
+def _child(task: str, n: int, folder: str | None = None, *extra) -> dict:
+    """Run one measurement in its own process (its progress bars on this stderr)."""
     with tempfile.TemporaryDirectory(prefix="apec-bench-") as tmp:
-        cmd = [sys.executable, "-m", "apec_sar.bench", "--child", task, str(n), tmp]
-        res = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+        cmd = [sys.executable, "-m", "apec_sar.bench", "--child", task, str(n), folder or tmp, *map(str, extra)]
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=os.environ.copy())
         if res.returncode != 0:
-            raise RuntimeError(f"benchmark {task} n={n} failed:\n{res.stderr}")
+            raise RuntimeError(f"benchmark {task} n={n} failed (its error is printed above)")
         return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _pipeline_line(n: int, r: dict) -> str:
+    workers = ", ".join(f"{k} {v:,.0f}" for k, v in r["peak_mb"].items())
+    s = r["seconds"]
+    return (f"{'cleaning + derivation (Dask)':<34}{n:>12,d}{r['wall_s']:>10.1f}{r['peak_total_mb']:>10,.0f}   "
+            f"({r['partitions']} partitions, {r['workers']} workers; peak MB {workers}; clean + derive "
+            f"{s['clean + derive']:.1f} s; {r['analysed']:,d} analysed; reconciles: {r['reconciles']})")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m apec_sar.bench")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
                     help="generator benchmark sizes")
-    ap.add_argument("--pipeline-sizes", type=int, nargs="*", default=[1_000_000],
-                    help="cleaning + derivation benchmark sizes")
+    ap.add_argument("--pipeline-sizes", type=int, nargs="*", default=[100_000, 1_000_000],
+                    help="cleaning + derivation (Dask, 2 workers) benchmark sizes; the ratio of the largest two is printed")
+    ap.add_argument("--speedup-size", type=int, default=100_000,
+                    help="cleaning + derivation with 1 worker and with 2 at this size (0: skip)")
     ap.add_argument("--km-cox-size", type=int, default=1_000_000, help="KM + Cox benchmark size (0: skip)")
     ap.add_argument("--cox-engines-size", type=int, default=0,
                     help="Cox engines compared (ours, lifelines, statsmodels, R) at this size (0: skip)")
     ap.add_argument("--no-notebooks", action="store_true", help="skip the per-notebook timings")
-    ap.add_argument("--child", nargs=3, metavar=("TASK", "N", "DIR"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        task, n, folder = args.child[0], int(args.child[1]), Path(args.child[2])
-        fn = {"generator": lambda n, f: _measure_generator(n, f / "raw"), "pipeline": _measure_pipeline,
+        task, n, folder, *extra = args.child
+        n, folder = int(n), Path(folder)
+        fn = {"generator": lambda n, f: _measure_generator(n, f / "raw"),
+              "pipeline": lambda n, f: _measure_pipeline(n, f, *map(int, extra)),
               "kmcox": _measure_km_cox, "coxengines": _measure_cox_engines}[task]
         print(json.dumps(fn(n, folder)))
         return 0
@@ -206,17 +229,35 @@ def main(argv: list[str] | None = None) -> int:
         r = _child("generator", n)
         print(f"{'synthetic generator (scale mode)':<34}{n:>12,d}{r['wall_s']:>10.1f}{r['peak_rss_mb']:>10.0f}"
               f"{r['rows']:>14,d}{r['bytes'] / 1e6:>12.0f}", flush=True)
-    for n in args.pipeline_sizes:
-        r = _child("pipeline", n)
-        print(f"{'cleaning + derivation':<34}{n:>12,d}{r['wall_s']:>10.1f}{r['peak_rss_mb']:>10.0f}"
-              f"   ({r['partitions']} partitions, 2 workers, each worker's peak {r['peak_worker_mb']:.0f} MB; "
-              f"split {r['split_s']:.1f} s; {r['analysed']:,d} analysed; reconciles: {r['reconciles']})", flush=True)
+    pipeline = {}
+    sizes = sorted(set(args.pipeline_sizes) | ({args.speedup_size} if args.speedup_size else set()))
+    for n in sizes:
+        folder = tempfile.mkdtemp(prefix=f"apec-bench-cohort-{n}-")      # one cohort for every run of this size
+        try:
+            _child("generator", n, folder)          # in its own process: the pipeline's peaks are its own
+            if n in args.pipeline_sizes or n == args.speedup_size:
+                pipeline[n] = _child("pipeline", n, folder, 2)
+                print(_pipeline_line(n, pipeline[n]), flush=True)
+            if n == args.speedup_size:
+                one = _child("pipeline", n, folder, 1)
+                print(_pipeline_line(n, one), flush=True)
+                print(f"{'  speed-up, 2 workers vs 1':<34}{n:>12,d}{one['wall_s'] / pipeline[n]['wall_s']:>10.2f}x", flush=True)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    big = sorted(n for n in pipeline if n in args.pipeline_sizes)
+    if len(big) >= 2:
+        a, b = big[-2], big[-1]
+        print(f"{'  t(' + f'{b:,d}' + ') / t(' + f'{a:,d}' + ')':<34}{'':>12}{pipeline[b]['wall_s'] / pipeline[a]['wall_s']:>10.2f}"
+              f"   (patients x {b / a:g})", flush=True)
     if args.km_cox_size:
         n = args.km_cox_size
         r = _child("kmcox", n)
-        for what, py, rr in (("Kaplan-Meier + median", r["km_s"], r["r_km_s"]), ("Cox, 3 covariates", r["cox_s"], r["r_cox_s"])):
+        for what, py, rr in (("KM from counts + median", r["km_s"], r["r_km_s"]), ("Cox, 3 covariates", r["cox_s"], r["r_cox_s"])):
             print(f"{what + ' (Python)':<34}{n:>12,d}{py:>10.2f}{r['peak_rss_mb']:>10.0f}   R survival: {rr:.2f} s; "
                   f"Python / R = {py / rr:.2f}", flush=True)
+        both, r_both = r["km_s"] + r["cox_s"], r["r_km_s"] + r["r_cox_s"]
+        print(f"{'KM + Cox (Python)':<34}{n:>12,d}{both:>10.2f}{'':>10}   R survival: {r_both:.2f} s; "
+              f"Python / R = {both / r_both:.2f}", flush=True)
     if args.cox_engines_size:
         r = _child("coxengines", args.cox_engines_size)
         print(f"{'Cox engines, Efron, 3 covariates':<34}{args.cox_engines_size:>12,d}   "

@@ -209,11 +209,30 @@ def read_raw(folder: Path, file: str, log=None) -> pd.DataFrame:
     """Read ``folder/file.csv``: categorical string columns in dictionary order plus
     ``SRC_ROW`` (the file's line number minus one). ``log``: a QueryLog for unknown columns
     and harmonisation notes. See the module docstring for the rules."""
+    path, header, has_bom = open_raw(folder, file, log)
+    table = _parse(path, path, file, header, skip_header=True)
+    if table.num_rows == 0:
+        raise no_rows_error(file)
+    src = np.arange(1, table.num_rows + 1, dtype=np.int64)
+    lines = _line_table(path)
+    blank = None
+    if lines is not None:
+        data_lines = np.flatnonzero(lines[1] > 0)
+        data_lines = data_lines[data_lines > 0]
+        if len(data_lines) == table.num_rows:
+            src = data_lines.astype(np.int64)
+        blank = int(np.sum(lines[1] == 0))
+    file_notes(file, header, has_bom, blank, log)
+    return _categoricals(table, file, src)
+
+
+def open_raw(folder: Path, file: str, log=None) -> tuple[Path, list[str], bool]:
+    """The per-file rules of the reader, checked before any row is parsed: the file exists
+    [F01] and is not empty [F05], its header decodes as UTF-8 [F02], is comma-separated [F03]
+    and names every dictionary column once [F06, F07] (names trimmed: noted in ``log``).
+    Returns (path, header, whether the file starts with a byte-order mark)."""
     folder = Path(folder)
     path = folder / f"{file}.csv"
-    part = folder / f"{file}.arrow"
-    if not path.is_file() and part.is_file():
-        return _read_partition(part, file)
     if not path.is_file():
         raise _error(file, None, None, "file present", f"{path} does not exist{_similar_files(folder, file)}")
     if path.stat().st_size == 0:
@@ -225,10 +244,37 @@ def read_raw(folder: Path, file: str, log=None) -> pd.DataFrame:
     has_bom = first.startswith(BOM)
     header = _parse_header(file, path, first[3:] if has_bom else first, log)
     _check_header(file, header)
+    return path, header, has_bom
+
+
+def no_rows_error(file: str):
+    """[F05] a header and no data row."""
+    return _error(file, None, None, "not empty", "the file has a header but no data rows")
+
+
+def file_notes(file: str, header: list[str], has_bom: bool, blank_lines: int | None, log) -> None:
+    """The notes of one file for the harmonisation summary (byte-order mark removed; blank lines
+    skipped, ``None`` when the file has none and was not scanned) and its unknown-column
+    queries [F08], logged once per file."""
+    if log is None:
+        return
+    log.note(file, "(file)", "UTF-8 byte-order mark removed", int(has_bom))
+    if blank_lines is not None:
+        log.note(file, "(file)", "blank lines skipped", blank_lines)
+    expected = dict_columns(file)
+    for c in [c for c in header if c not in expected]:
+        log.add(file, [0], [None], c, "unknown column", None, "column ignored (not in the data dictionary)")
+
+
+def _parse(source, path: Path, file: str, header: list[str], skip_header: bool) -> pa.Table:
+    """Parse CSV text (``source``: the file, or a block of its lines) with every column a
+    string and an empty field missing. A parser failure becomes the DataError of its cause,
+    located in the whole file ``path``: encoding [F02], field count [F04], other structure."""
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(encoding="utf8", block_size=1 << 24, skip_rows=1, column_names=header),
+        return pacsv.read_csv(
+            source,
+            read_options=pacsv.ReadOptions(encoding="utf8", block_size=1 << 24, skip_rows=int(skip_header),
+                                           column_names=header),
             parse_options=pacsv.ParseOptions(newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
                                                  strings_can_be_null=True, null_values=[""]))
@@ -239,42 +285,115 @@ def read_raw(folder: Path, file: str, log=None) -> pd.DataFrame:
         if "Expected" in msg and "columns" in msg:
             raise _field_count_error(path, file, header) from None
         raise _error(file, None, None, "CSV structure", msg.splitlines()[0]) from None
-    if table.num_rows == 0:
-        raise _error(file, None, None, "not empty", "the file has a header but no data rows")
-    if log is not None:
-        log.note(file, "(file)", "UTF-8 byte-order mark removed", int(has_bom))
-    src = np.arange(1, table.num_rows + 1, dtype=np.int64)
-    lines = _line_table(path)
-    if lines is not None:
-        data_lines = np.flatnonzero(lines[1] > 0)
-        data_lines = data_lines[data_lines > 0]
-        if len(data_lines) == table.num_rows:
-            src = data_lines.astype(np.int64)
-        if log is not None:
-            log.note(file, "(file)", "blank lines skipped", int(np.sum(lines[1] == 0)))
-    for c in [c for c in header if c not in expected]:
-        if log is not None:
-            log.add(file, [0], [None], c, "unknown column", None, "column ignored (not in the data dictionary)")
-    table = table.select(expected)
-    # dictionary-encoded -> pandas categoricals: a 10^6-patient extract repeats the same ids,
-    # dates and codes millions of times; each distinct string is stored (and parsed) once
-    table = pa.table({c: pc.dictionary_encode(table[c]) for c in expected})
-    df = table.to_pandas()
+
+
+def _select(table: pa.Table, file: str, src: np.ndarray) -> pd.DataFrame:
+    """SRC_ROW and the dictionary's columns (in its order) as pyarrow-backed strings."""
+    df = table.select(dict_columns(file)).to_pandas(types_mapper={pa.string(): STRING}.get)
     df.insert(0, "SRC_ROW", src)
     return df
 
 
-def _read_partition(path: Path, file: str) -> pd.DataFrame:
-    """A partition written by :mod:`apec_sar.scale` (Arrow IPC, already read from the raw CSV
-    once, with the original row numbers in ``__SRC_ROW``)."""
-    import pyarrow.feather as feather
-    table = feather.read_table(path)
+def categorical_table(table: pa.Table, file: str) -> pd.DataFrame:
+    """An Arrow table of :func:`read_block` rows (SRC_ROW and the string columns, any row order)
+    in the reader's final form, rows in file order (as :func:`read_raw` returns)."""
+    table = table.sort_by("SRC_ROW")
+    return _categoricals(table, file, table["SRC_ROW"].to_numpy().astype(np.int64))
+
+
+def categorical_frame(df: pd.DataFrame, file: str) -> pd.DataFrame:
+    """A frame of :func:`read_block` in the reader's final form (as :func:`read_raw` returns)."""
+    table = pa.table({c: _arrow_strings(df[c]) for c in dict_columns(file)})
+    return _categoricals(table, file, df.SRC_ROW.to_numpy(dtype=np.int64))
+
+
+def _arrow_strings(s: pd.Series) -> pa.Array:
+    if isinstance(s.dtype, pd.ArrowDtype) or (isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"):
+        return pa.array(s.array).cast(pa.string())
+    return pa.array(s.astype(object).where(s.notna(), None).to_numpy(), type=pa.string())   # a shuffle's other form
+
+
+def _categoricals(table: pa.Table, file: str, src: np.ndarray) -> pd.DataFrame:
+    """SRC_ROW and the dictionary's columns as pandas categoricals. A 10^6-patient extract
+    repeats the same ids, dates and codes millions of times; each distinct string is stored
+    (and parsed) once. Categories are in order of first appearance, so a subset of a file's
+    rows in file order keeps the file's relative order of categories."""
     expected = dict_columns(file)
-    src = table["__SRC_ROW"].to_numpy()
     table = pa.table({c: pc.dictionary_encode(table[c]) for c in expected})
     df = table.to_pandas()
     df.insert(0, "SRC_ROW", src)
     return df
+
+
+# --- the same reader over blocks of lines (the Dask path, apec_sar.scale) ---------------------------
+# A block [start, stop) of a file owns every line that starts inside it (the header, line 0, is
+# owned by the first block and skipped), so blocks need no agreement about boundaries. A block's
+# first line number is the count of line starts before it (``line_counts`` of the blocks before),
+# so SRC_ROW is the file's line number, blank lines counted, exactly as in read_raw.
+
+def blocks(path: Path, block_bytes: int) -> list[tuple[int, int]]:
+    """Byte ranges [start, stop) of about ``block_bytes`` covering the file."""
+    size = Path(path).stat().st_size
+    edges = list(range(0, size, max(int(block_bytes), 1))) + [size]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _owned(path: Path, start: int, stop: int) -> bytes:
+    """The bytes of the lines starting in [start, stop)."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        begin = start
+        if start > 0:
+            fh.seek(start - 1)
+            if fh.read(1) != b"\n":                    # start is inside a line owned by the block before
+                fh.readline()
+                begin = fh.tell()
+        if begin >= stop:
+            return b""
+        fh.seek(begin)
+        data = fh.read(stop - begin)
+        if stop < size and not data.endswith(b"\n"):
+            data += fh.readline()                        # finish the last line owned
+    return data
+
+
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+
+
+def _has_blank_line(data: bytes) -> bool:
+    return data.startswith((b"\n", b"\r\n")) or _BLANK_LINE.search(data) is not None   # re: 3x bytes.find
+
+
+def line_counts(path: Path, start: int, stop: int) -> tuple[int, int]:
+    """(lines starting in [start, stop), blank lines among them)."""
+    data = _owned(path, start, stop)
+    if not data:
+        return 0, 0
+    n = data.count(b"\n") + (not data.endswith(b"\n"))
+    blank = int(np.sum(_lines(np.frombuffer(data, dtype=np.uint8))[1] == 0)) if _has_blank_line(data) else 0
+    return n, blank
+
+
+def read_block(path: Path, file: str, header: list[str], start: int, stop: int, first_line: int) -> pd.DataFrame:
+    """The rows of the lines starting in [start, stop) of a raw file (``first_line``: the line
+    number of the first; 0 for the first block, whose header line is skipped), parsed as
+    :func:`read_raw` parses the whole file: same parser and errors, SRC_ROW the data row.
+    Columns are pyarrow strings (cheap to move between workers); :func:`categorical_frame`
+    gives the reader's final form."""
+    path = Path(path)
+    data = _owned(path, start, stop)
+    skip = first_line == 0
+    if not data:
+        return _select(pa.table({c: pa.array([], pa.string()) for c in header}), file, np.zeros(0, dtype=np.int64))
+    table = _parse(pa.BufferReader(data), path, file, header, skip_header=skip)
+    src = first_line + int(skip) + np.arange(table.num_rows, dtype=np.int64)
+    if _has_blank_line(data):
+        starts, lengths = _lines(np.frombuffer(data, dtype=np.uint8))
+        numbers = first_line + np.arange(len(starts), dtype=np.int64)
+        numbers = numbers[(lengths > 0) & (numbers > 0)]
+        if len(numbers) == table.num_rows:
+            src = numbers
+    return _select(table, file, src)
 
 
 def write_dataset(df: pd.DataFrame, path: Path, description: str, labels: dict[str, str] | None = None) -> None:

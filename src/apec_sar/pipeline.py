@@ -66,12 +66,12 @@ class DataStop(Exception):
         self.message, self.where = message, where
 
 
-def _print_data_error(message: str, where: str) -> None:
+def _print_data_error(message: str, where: str, tag: str = "report", prog: str = "apec_sar.pipeline") -> None:
     problem, _, todo = message.partition(" What to do: ")
-    lines = [f"[report] STOPPED by a problem in the raw data ({where}):", f"  {problem}"]
+    lines = [f"[{tag}] STOPPED by a problem in the raw data ({where}):", f"  {problem}"]
     if todo:
         lines.append(f"  What to do: {todo}")
-    lines.append("  (python -m apec_sar.pipeline --debug shows the traceback)")
+    lines.append(f"  (python -m {prog} --debug shows the traceback)")
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 

@@ -1,116 +1,642 @@
-"""Cleaning + derivation of a very large extract, partitioned by patient.
+"""Cleaning + derivation of a large extract on Dask, partitioned by patient.
 
-Patients are independent once duplicates are resolved, so a big extract is split into
-partitions by a hash of the ID-card number (the two records of a duplicated patient always
-land together), the global pseudonym key is fixed first, and the partitions are cleaned and
-derived in parallel worker processes. Counts (CONSORT, reconciliation, query log) add up
-across partitions. Used by ``make bench`` for the 10^6-patient cohort; the notebooks use the
-in-memory path (:func:`apec_sar.clean.clean_extract`).
+``python -m apec_sar.scale --raw DIR --out DIR`` runs, on a Dask ``LocalCluster`` sized to the
+machine (one single-threaded worker process per core) or, with ``--scheduler ADDRESS``, on any
+Dask cluster, the same cleaning and derivation code as the notebooks:
+
+1. The reader's per-file rules on the client (:func:`apec_sar.io.open_raw`: file present, not
+   empty, header encoding, dialect and columns).
+2. Every raw CSV read by the workers in blocks of lines (:func:`apec_sar.io.read_block`, the
+   in-memory reader on a byte range; the lines of each block are counted first, so every row
+   keeps its original row number, ``SRC_ROW``) into one Dask dataframe per file.
+3. The subject key of the whole extract from the screening log
+   (:func:`apec_sar.clean.extract.subject_key_of_screening_log`): pseudonyms numbered over the
+   whole extract, and each patient's partition, a hash of the normalised ID-card number (rule
+   I01; a record without one: of its normalised SUBJID), so the records of one patient --
+   linked across sites by that number (I04) -- land together.
+4. Every file's rows moved to their patient's partition: Dask writes each file as Parquet
+   partitioned on the partition number (``to_parquet(partition_on=...)``, in ``OUT/.partitions``,
+   deleted at the end). Dask's in-memory shuffles (``set_index``/``shuffle``, 'tasks' or 'p2p')
+   were measured first: both hold the whole extract in worker memory until the partitions consume
+   it (10^6 patients on 2 workers: 11 GB with 'tasks', over 15 GB with 'p2p'); through storage a
+   worker holds one block or one partition.
+5. Per partition, the notebooks' code: ``validate_raw``, ``clean_tables``, ``pseudonymise``
+   with the global key, ``derive_all``; the ADaM datasets and the partition's query log written
+   as Parquet parts (``OUT/adsl/part.00000.parquet``, ...).
+6. Across partitions: rule I08 (possible duplicate patients: same name, birth date and sex
+   under different ID-card numbers, so possibly in two partitions) applied once to what it
+   compares (names as keyed hashes, so no name leaves a worker); CONSORT, reconciliation and
+   harmonisation summed; Kaplan-Meier of every ADTTE parameter from event counts per distinct
+   time summed over partitions (:func:`apec_sar.stats.km.sum_event_counts`); the SAP's
+   multivariable Cox model of PFS and OS on the collected one-row-per-patient ADTTE + ADSL.
+
+A problem in the raw data stops the run with the in-memory pipeline's message (file, row,
+column, rule, value, what to do), no traceback; rows named are the file's. When several
+partitions hold problems, the first partition to fail is reported (the in-memory run reports
+the first rule of its chain; both are clean messages about real problems).
+
+What scales with what: workers' memory with the partition size (``--partitions``; default
+about 20,000 patients a partition), wall time with patients / workers. Two single tasks see
+every patient in a few columns (the subject key from the screening log; rule I08); the client
+holds the subject key, each patient's partition number and the per-partition summaries, never a
+clinical table. Raw and output folders must be visible to the client and every worker (a shared
+file system).
+
+Why the project's own block reader and not ``dask.dataframe.read_csv``: Dask's CSV blocks do
+not know their line offset, so the original row numbers the query log must carry would be
+lost, and the reader's rules (encoding, field count, blank lines; module :mod:`apec_sar.io`)
+would be a second implementation. The shuffle, scheduling, workers and cluster are Dask's.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import json
+import os
 import resource
+import secrets
+import shutil
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.feather as feather
 
-from .dictionary import columns, raw_files
+from . import io
+from .dictionary import raw_files
 
+DATASETS = ("adsl", "adrs", "adtr", "adtte", "adae", "adex")
+PATIENTS_PER_PARTITION = 20_000
+BLOCK_BYTES = 64 << 20
+KM_PARAMS = ("PFS", "OS")
 
 
 @dataclass
 class ScaleResult:
+    out: Path
+    partitions: int
+    workers: int
+    patients_screened: int
     patients_analysed: int
+    queries: int
     consort: pd.DataFrame
     reconciliation: pd.DataFrame
+    cleaning_reconciliation: pd.DataFrame
+    harmonisation: pd.DataFrame
+    survival: pd.DataFrame
+    cox: pd.DataFrame
+    seconds: dict[str, float] = field(default_factory=dict)
+    peak_mb: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def reconciles(self) -> bool:
+        return bool((self.reconciliation.RECONCILES == "yes").all())
+
+
+# ---------------------------------------------------------------------------------- workers' tasks
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (MB) since :func:`_reset_peak` (Linux: VmHWM, which,
+    unlike ``getrusage``'s ru_maxrss, neither carries the parent's peak into a spawned worker
+    nor covers earlier runs of a long-lived one); elsewhere ru_maxrss."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_peak() -> None:
+    """Start this process's peak-memory count afresh (Linux: writing 5 to clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def _read_block(args) -> pd.DataFrame:
+    return io.read_block(*args)
+
+
+def _partition_numbers(subjid: pd.Series, part_of: pd.Series) -> np.ndarray:
+    """The partition of each row, by its normalised SUBJID (rule I01's function); a SUBJID not in
+    the screening log goes to partition 0, where rule I02 stops the run naming every such row."""
+    from .clean.identity import normalise_identifier
+    norm = normalise_identifier(subjid)
+    cats = part_of.reindex(norm.cat.categories).fillna(0).to_numpy(dtype=np.int64)
+    codes = norm.cat.codes.to_numpy()
+    return np.where(codes < 0, 0, cats[np.maximum(codes, 0)]) if len(cats) else np.zeros(len(norm), np.int64)
+
+
+def _subject_key(blocks: list[pd.DataFrame], partitions: int) -> tuple[pd.DataFrame, pd.Series]:
+    """The subject key of the whole extract from its screening log (validated as the in-memory
+    run validates it), and the partition of every SUBJID: a hash of the normalised ID-card
+    number, or of the SUBJID for a record without one (never linked, rule I03)."""
+    from .clean.extract import subject_key_of_screening_log
+    from .clean.schema import validate_raw
+    scr = io.categorical_frame(pd.concat(blocks, ignore_index=True), "screening_log")
+    validate_raw("screening_log", scr)
+    key, ids = subject_key_of_screening_log(scr)
+    card = ids.ID_CARD_NO.to_numpy(dtype=object)
+    has_card = ~pd.isna(card)
+    by = np.where(has_card, card, ids.SUBJID.to_numpy(dtype=object))
+    h = pd.util.hash_array(np.asarray(by, dtype=object), categorize=True)
+    h = np.where(has_card, h, h ^ np.uint64(0x9E3779B97F4A7C15))
+    part = pd.Series((h % np.uint64(partitions)).astype(np.int64), index=ids.SUBJID.to_numpy(dtype=object))
+    part = part[part.index.notna()]
+    return key, part[~part.index.duplicated(keep="first")]
+
+
+def _key_slices(key: pd.DataFrame, part: pd.Series, partitions: int) -> list[pd.DataFrame]:
+    """The subject key split by partition (the pseudonyms each partition's patients get)."""
+    k = part.reindex(key.SUBJID).to_numpy()
+    groups = dict(tuple(key.groupby(k, sort=True)))
+    return [groups.get(i, key.iloc[:0]) for i in range(partitions)]
+
+
+def _possible_duplicates(work: str, ks: list[int]) -> list[pd.DataFrame]:
+    """Rule I08 once across partitions, on what each partition saved of what it compares."""
+    import pickle
+    from .clean import identity
+    from .clean.errors import QueryLog
+    got = []
+    for k in ks:
+        with open(Path(work) / "i08" / f"{k:05d}.pkl", "rb") as fh:
+            got.append(pickle.load(fh))
+    log = QueryLog()
+    identity.query_possible_duplicates(pd.concat([x.screening for x in got], ignore_index=True),
+                                       pd.concat([x.demographics for x in got], ignore_index=True),
+                                       pd.concat([x.names for x in got]), pd.concat([x.dup_of for x in got]), log)
+    return log.parts
+
+
+def _with_partition(df: pd.DataFrame, part_of: pd.Series) -> pd.DataFrame:
+    return df.assign(__PART=_partition_numbers(df.SUBJID, part_of))
+
+
+def _hash_names(names: pd.Series, key: str) -> pd.Series:
+    """Normalised names as keyed 64-bit hashes (equal exactly when the names are, but for a 2^-64
+    chance), missing kept missing."""
+    v = names.to_numpy(dtype=object)
+    miss = pd.isna(v)
+    h = pd.util.hash_array(np.where(miss, "", v).astype(object), hash_key=key, categorize=True)
+    out = np.array([f"{x:016x}" for x in h], dtype=object)
+    out[miss] = None
+    return pd.Series(out, index=names.index)
+
+
+@dataclass
+class _Part:
+    """What one partition sends back to the client (small: counts, not patients)."""
+    k: int
+    patients: int
+    analysed: int
     queries: int
-    seconds_split: float
-    seconds_total: float
-    partitions: int
+    consort: pd.DataFrame | None = None
+    reconciliation: pd.DataFrame | None = None
+    cleaning_reconciliation: pd.DataFrame | None = None
+    notes: list = field(default_factory=list)
+    km: dict[str, pd.DataFrame] = field(default_factory=dict)
+    schemas: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    peak_mb: float = 0.0
 
 
-def _read_text(path: Path) -> pa.Table:
-    header = path.open(encoding="utf-8").readline().rstrip("\n").split(",")
-    return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-        column_types={c: pa.string() for c in header}, strings_can_be_null=True, null_values=[""]))
+def _write_part(df: pd.DataFrame, folder: Path, k: int, description: str):
+    import pyarrow.parquet as pq
+    path = folder / f"part.{k:05d}.parquet"
+    io.write_dataset(df, path, description)
+    return pq.read_schema(path)
 
 
-def split(raw: Path, out: Path, partitions: int) -> pd.DataFrame:
-    """Write ``partitions`` sub-extracts of ``raw`` (Arrow IPC, one per domain, with each row's
-    original row number) and return the global subject key (SUBJID -> USUBJID), numbered in
-    site order over the whole extract."""
-    scr = _read_text(raw / "screening_log.csv")
-    idc = scr["ID_CARD_NO"].to_numpy(zero_copy_only=False)
-    part_of_card = pd.util.hash_array(idc.astype(object)) % partitions
-    subj = scr["SUBJID"].to_numpy(zero_copy_only=False)
-    part = pd.Series(part_of_card.astype(np.int64), index=subj)
-    # global pseudonyms: the first-screened record of each ID-card number, in (site, id) order
-    df = pd.DataFrame({"SUBJID": subj, "SITE": scr["SITE_ID"].to_numpy(zero_copy_only=False).astype(int),
-                       "CARD": idc, "SCREEN": scr["SCREEN_DATE"].to_numpy(zero_copy_only=False)})
-    from .clean import dates as D
-    df["_d"] = D.parse(df.SCREEN)[0]
-    kept = df.sort_values(["_d", "SITE", "SUBJID"], kind="stable").drop_duplicates("CARD")
-    kept = kept.sort_values(["SITE", "SUBJID"], kind="stable")
-    width = max(4, len(str(len(kept))))
-    key = pd.DataFrame({"SUBJID": kept.SUBJID.to_numpy(),
-                        "USUBJID": [f"APEC-{i:0{width}d}" for i in range(1, len(kept) + 1)],
-                        "SITEID": kept.SITE.to_numpy()})
-    for k in range(partitions):
-        (out / f"p{k:02d}").mkdir(parents=True, exist_ok=True)
-    subj_arr = scr["SUBJID"].combine_chunks()
-    part_arr = pa.array(part.to_numpy())
+def _read_partition(work: Path, k: int) -> dict[str, pd.DataFrame]:
+    """Partition ``k`` of every raw file, from the Parquet pieces Dask wrote by patient."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from .dictionary import columns
+    raw = {}
     for f in raw_files():
-        t = scr if f == "screening_log" else _read_text(raw / f"{f}.csv")
-        idx = pc.index_in(t["SUBJID"], value_set=subj_arr)       # row -> its screening record
-        p = pc.take(part_arr, pc.fill_null(idx, 0)).to_numpy()
-        t = t.append_column("__SRC_ROW", pa.array(np.arange(1, t.num_rows + 1, dtype=np.int64)))
-        for k in range(partitions):
-            sub = t.filter(pa.array(p == k))
-            feather.write_feather(sub, str(out / f"p{k:02d}" / f"{f}.arrow"), compression="uncompressed")
-    return key
+        d = work / f / f"__PART={k}"
+        if d.is_dir():
+            t = pq.read_table(d)
+        else:
+            t = pa.table({"SRC_ROW": pa.array([], pa.int64()), **{c: pa.array([], pa.string()) for c in columns(f)}})
+        raw[f] = io.categorical_table(t, f)
+    return raw
 
 
-def _work(args) -> dict:
-    folder, key_path, cutoff = args
-    from .clean import clean_extract
+def _run_partition(k: int, work: str, key: pd.DataFrame, cutoff: dt.date, out: str, name_key: str) -> _Part:
+    """Clean and derive partition ``k`` with the notebooks' code; write its Parquet parts."""
+    from .analysis.survival import DAYS_PER_MONTH
+    from .clean.errors import QueryLog
+    from .clean.extract import CleanResult, PossibleDuplicateInputs, clean_tables, pseudonymise
+    from .clean.schema import validate_raw
     from .derive import derive_all
-    key = pd.read_parquet(key_path)
-    res = clean_extract(folder, subject_key=key)
-    d = derive_all(res, cutoff)
-    return {"consort": d.consort, "recon": d.reconciliation, "queries": len(res.queries),
-            "analysed": int((d.datasets["adsl"].EFFFL == "Y").sum()),
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    from .derive.build import DESCRIPTIONS
+    from .stats.km import event_counts
 
-
-def run(raw: Path, work: Path, cutoff: dt.date, partitions: int = 8, workers: int = 2) -> ScaleResult:
     t0 = time.perf_counter()
-    key = split(Path(raw), Path(work), partitions)
-    key_path = Path(work) / "subject_key.parquet"
-    key.to_parquet(key_path)
+    out = Path(out)
+    raw = _read_partition(Path(work), k)
+    if not len(raw["screening_log"]) and not any(len(df) for df in raw.values()):
+        return _Part(k, 0, 0, 0, seconds=time.perf_counter() - t0, peak_mb=_peak_rss_mb())
+    for f in raw_files():
+        validate_raw(f, raw[f])
+    log = QueryLog()
+    tables, recon, deferred = clean_tables(raw, log, defer_possible_duplicates=True)
+    kept, named = set(tables["screening_log"].SUBJID), set(key.SUBJID)
+    if kept != named:    # the key of the whole extract was built by the same rules: a difference is a bug
+        raise RuntimeError(f"partition {k}: the subject key names {len(named - kept)} records cleaning rejected "
+                           f"and misses {len(kept - named)} it kept (e.g. {sorted(kept ^ named)[:3]})")
+    tables, key = pseudonymise(tables, key)
+    queries = log.frame()
+    d = derive_all(CleanResult(tables, queries, log.harmonisation(), recon, key), cutoff)
+    schemas = {name: _write_part(df, out / name, k, DESCRIPTIONS[name]) for name, df in d.datasets.items()}
+    schemas["query_log"] = _write_part(queries, out / "query_log", k, "Query log (one partition)")
+    adtte = d.datasets["adtte"]
+    km = {p: event_counts(x.AVAL.to_numpy() / DAYS_PER_MONTH, (x.CNSR == 0).to_numpy())
+          for p, x in adtte.groupby("PARAMCD", sort=True)}
+    import pickle
+    pdup = PossibleDuplicateInputs(deferred.screening, deferred.demographics,
+                                   _hash_names(deferred.names, name_key), deferred.dup_of)
+    (Path(work) / "i08").mkdir(parents=True, exist_ok=True)
+    with open(Path(work) / "i08" / f"{k:05d}.pkl", "wb") as fh:       # for rule I08 across partitions
+        pickle.dump(pdup, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    adsl = d.datasets["adsl"]
+    return _Part(k, len(adsl), int((adsl.EFFFL == "Y").sum()), len(queries), d.consort, d.reconciliation, recon,
+                 log.notes, km, schemas, time.perf_counter() - t0, _peak_rss_mb())
+
+
+def _rewrite(path: str, schema) -> None:
+    """Cast a Parquet part to the dataset's unified schema (a column that is all missing in one
+    partition has no type there), keeping its description metadata."""
+    import pyarrow.parquet as pq
+    t = pq.read_table(path)
+    meta = t.schema.metadata
+    t = t.select(schema.names).cast(schema.with_metadata(meta))
+    pq.write_table(t, path, compression="zstd", write_statistics=False)
+
+
+# ------------------------------------------------------------------------------------- the client
+
+class _Engine:
+    """Runs Dask collections on a distributed Client (progress bars from completed futures) or a
+    local scheduler ('synchronous', 'threads', 'processes': tests and debugging)."""
+
+    def __init__(self, client=None, local: str | None = None, progress: bool = True):
+        self.client, self.local, self.progress = client, local, progress
+
+    def compute(self, step: str, objs: list) -> list:
+        import dask
+        if not objs:
+            return []
+        if self.client is None:
+            if self.progress:
+                from dask.diagnostics import ProgressBar
+                print(f"[scale] {step}", file=sys.stderr, flush=True)
+                with ProgressBar(out=sys.stderr):
+                    return list(dask.compute(*objs, scheduler=self.local))
+            return list(dask.compute(*objs, scheduler=self.local))
+        from distributed import as_completed
+        futures = self.client.compute(objs)
+        try:
+            bar = None
+            if self.progress:
+                from tqdm import tqdm
+                bar = tqdm(total=len(futures), desc=f"[scale] {step}", unit="task", file=sys.stderr,
+                           mininterval=0.5, leave=True)
+            for fut in as_completed(futures):
+                if fut.status == "error":
+                    fut.result()                # raises the task's exception (a DataError: its message)
+                if bar is not None:
+                    bar.update(1)
+            if bar is not None:
+                bar.close()
+            return self.client.gather(futures)
+        except BaseException:
+            self.client.cancel(futures)
+            raise
+
+    def persist(self, step: str, objs: list) -> list:
+        """Compute ``objs`` and keep the results where they are (on the workers, on a cluster),
+        returning Dask objects that refer to them."""
+        import dask
+        if self.client is None:
+            return [dask.delayed(v, pure=True) for v in self.compute(step, objs)]
+        from distributed import futures_of, wait
+        out = self.client.persist(objs)
+        futures = [f for o in out for f in futures_of(o)]
+        if self.progress:
+            print(f"[scale] {step} ...", file=sys.stderr, flush=True)
+        wait(futures)
+        for f in futures:
+            if f.status == "error":
+                f.result()
+        return out
+
+    def reset_peaks(self) -> None:
+        _reset_peak()
+        if self.client is not None:
+            self.client.run(_reset_peak)
+            try:
+                self.client.run_on_scheduler(_reset_peak)
+            except Exception:                       # noqa: BLE001 - a scheduler may refuse run_on_scheduler
+                pass
+
+    def peak_mb(self) -> dict[str, float]:
+        me = _peak_rss_mb()
+        if self.client is None:
+            return {"client": me}
+        out = {"client": me}
+        try:
+            sched = self.client.run_on_scheduler(_peak_rss_mb)
+            if abs(sched - me) > 1e-9:
+                out["scheduler"] = sched
+        except Exception:                           # noqa: BLE001 - a scheduler may refuse run_on_scheduler
+            pass
+        for i, (_, mb) in enumerate(sorted(self.client.run(_peak_rss_mb).items())):
+            out[f"worker {i + 1}"] = mb
+        return out
+
+
+def _connect(workers: int | None, scheduler: str | None):
+    """(client, cluster or None, local scheduler name or None)."""
+    if scheduler in ("synchronous", "threads", "processes"):
+        return None, None, scheduler
+    import dask
+    from distributed import Client, LocalCluster
+    dask.config.set({"distributed.worker.daemon": False, "dataframe.convert-string": False})
+    if scheduler:
+        return Client(scheduler), None, None
+    n = workers or os.cpu_count() or 1
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=50)   # a raw-data error is reported once, by the client
+    return Client(cluster), cluster, None
+
+
+def run(raw: Path, out: Path, cutoff: dt.date, *, workers: int | None = None, scheduler: str | None = None,
+        partitions: int | None = None, block_bytes: int = BLOCK_BYTES, progress: bool = True,
+        client=None) -> ScaleResult:
+    """Clean and derive the extract in ``raw`` partitioned by patient on Dask, writing to ``out``
+    (module docstring). ``scheduler``: a Dask scheduler address, or 'synchronous' / 'threads' /
+    'processes' for Dask's local schedulers; default a LocalCluster of ``workers`` processes
+    (default: one per core). ``client``: an existing distributed Client to use instead."""
+    import dask
+    cluster, local, mine = None, None, client is None
+    if client is None:
+        client, cluster, local = _connect(workers, scheduler)
+    with dask.config.set({"dataframe.convert-string": False}):
+        try:
+            eng = _Engine(client, local, progress)
+            return _run(Path(raw), Path(out), cutoff, eng, partitions, block_bytes)
+        finally:
+            if mine and client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | None, block_bytes: int) -> ScaleResult:
+    import dask
+    import dask.dataframe as dd
+
+    from .clean.errors import QueryLog, harmonisation_summary, interleave_notes
+
+    times: dict[str, float] = {}
+    eng.reset_peaks()
+    t0 = time.perf_counter()
+    files = raw_files()
+    file_logs = {f: QueryLog() for f in files}
+    heads = {f: io.open_raw(raw, f, file_logs[f]) for f in files}          # F01-F07 on the client
+
+    # line numbers: each block's first line is the count of lines before it
+    spans = {f: io.blocks(heads[f][0], block_bytes) for f in files}
+    todo = [dask.delayed(io.line_counts, pure=True)(str(heads[f][0]), s, e) for f in files for s, e in spans[f]]
+    counts = iter(eng.compute("counting lines", todo))
+    frames, counts_of, blanks = {}, {}, {}
+    for f in files:
+        path, header, bom = heads[f]
+        c = counts_of[f] = [next(counts) for _ in spans[f]]
+        lines = np.array([n for n, _ in c], dtype=np.int64)
+        blank = blanks[f] = int(sum(b for _, b in c))
+        if int(lines.sum()) - 1 - blank <= 0:
+            raise io.no_rows_error(f)
+        io.file_notes(f, header, bom, blank if blank else None, file_logs[f])
+        first = np.concatenate([[0], np.cumsum(lines)[:-1]])
+        args = [(str(path), f, header, s, e, int(l)) for (s, e), l in zip(spans[f], first)]
+        meta = io.read_block(path, f, header, 0, 0, 0)
+        frames[f] = dd.from_map(_read_block, args, meta=meta, enforce_metadata=False, label=f"read-{f}")
+    times["count lines"] = time.perf_counter() - t0
+
+    # the subject key of the whole extract, and each patient's partition (on a worker)
     t1 = time.perf_counter()
-    jobs = [(Path(work) / f"p{k:02d}", key_path, cutoff) for k in range(partitions)]
-    with ProcessPoolExecutor(max_workers=workers) as ex:
-        parts = list(ex.map(_work, jobs))
-    cons = parts[0]["consort"].copy()
-    cons["N"] = sum(p["consort"].N.to_numpy() for p in parts)
-    rec = parts[0]["recon"].copy()
+    n_records = int(sum(n for n, _ in counts_of["screening_log"])) - 1 - blanks["screening_log"]
+    p = partitions or max(1, -(-n_records // PATIENTS_PER_PARTITION))
+    sk = dask.delayed(_subject_key, nout=2)(frames["screening_log"].to_delayed(), p)
+    key_slices = dask.delayed(_key_slices, nout=p)(sk[0], sk[1], p)
+    part_d, *key_slices = eng.persist("subject key (screening log)", [sk[1], *key_slices])   # kept by the workers
+    n_patients = int(sum(eng.compute("counting patients", [dask.delayed(len)(x) for x in key_slices])))
+    times["subject key"] = time.perf_counter() - t1
+
+    # rows to their patient's partition (Dask writes each file's rows as Parquet by partition
+    # number), then the notebooks' code on each partition
+    t2 = time.perf_counter()
+    work = out / ".partitions"
+    for name in (*DATASETS, "query_log", work.name):
+        shutil.rmtree(out / name, ignore_errors=True)
+    for name in (*DATASETS, "query_log"):
+        (out / name).mkdir(parents=True, exist_ok=True)
+    writes = []
+    for f in files:
+        x = frames[f].map_partitions(_with_partition, part_d, meta=frames[f]._meta.assign(__PART=np.int64(0)))
+        writes.append(x.to_parquet(str(work / f), partition_on=["__PART"], write_index=False, compute=False,
+                                   write_metadata_file=False, compression="lz4"))
+    try:
+        eng.compute("splitting the raw files by patient", writes)
+        times["split by patient"] = time.perf_counter() - t2
+        t2 = time.perf_counter()
+        name_key = secrets.token_hex(8)
+        tasks = [dask.delayed(_run_partition, pure=False)(k, str(work), key_slices[k], cutoff, str(out), name_key)
+                 for k in range(p)]
+        parts: list[_Part] = eng.compute(f"cleaning + derivation ({p} partitions)", tasks)
+        times["clean + derive"] = time.perf_counter() - t2
+        t3 = time.perf_counter()
+        done = [x for x in parts if x.consort is not None]
+        glog = QueryLog()
+        for f in files:
+            glog.parts += file_logs[f].parts
+        glog.parts += eng.compute("possible duplicates across partitions (rule I08)",
+                                  [dask.delayed(_possible_duplicates)(str(work), [x.k for x in done])])[0]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)      # raw rows (with identifiers): never left behind
+
+    # across partitions
+    schemas = {name: [x.schemas[name] for x in done] for name in (*DATASETS, "query_log")}
+    if glog.parts:
+        schemas["query_log"].append(_write_part(glog.frame(), out / "query_log", p, "Query log (file-level and "
+                                                "cross-partition queries)"))
+    _unify(out, schemas, eng)
+    consort = done[0].consort.copy()
+    consort["N"] = np.sum([x.consort.N.to_numpy() for x in done], axis=0)
+    rec = done[0].reconciliation.copy()
     num = [c for c in rec.columns if c not in ("FILE", "RECONCILES")]
-    rec[num] = sum(p["recon"][num].to_numpy() for p in parts)
+    rec[num] = np.sum([x.reconciliation[num].to_numpy() for x in done], axis=0)
     rec["RECONCILES"] = np.where(rec.RECORDS_IN == rec[num[1:]].sum(axis=1), "yes", "NO")
-    return ScaleResult(sum(p["analysed"] for p in parts), cons, rec, sum(p["queries"] for p in parts),
-                       t1 - t0, time.perf_counter() - t0, partitions)
+    crec = done[0].cleaning_reconciliation.copy()
+    cn = ["RECORDS_IN", "REJECTED", "KEPT"]
+    crec[cn] = np.sum([x.cleaning_reconciliation[cn].to_numpy() for x in done], axis=0)
+    for qp in glog.parts:                    # file-level queries reject nothing; I08 only queries
+        assert qp.RULE.isin(["unknown column", "possible duplicate patient"]).all()
+    notes = [n for f in files for n in file_logs[f].notes] + interleave_notes([x.notes for x in done])
+    harmonisation = harmonisation_summary(notes)
+    survival = _km_summary(done)
+    times["combine"] = time.perf_counter() - t3
+    t4 = time.perf_counter()
+    cox = _cox(out, eng)
+    times["Cox (collected ADTTE)"] = time.perf_counter() - t4
+    times["total"] = time.perf_counter() - t0
+    res = ScaleResult(out, p, len(eng.client.nthreads()) if eng.client else 1, n_patients,
+                      int(sum(x.analysed for x in done)), int(sum(x.queries for x in done) + sum(len(q) for q in glog.parts)),
+                      consort, rec, crec, harmonisation, survival, cox, times, eng.peak_mb())
+    _write_summary(res, cutoff)
+    return res
 
 
-def peak_children_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def _unify(out: Path, schemas: dict[str, list], eng: _Engine) -> None:
+    """One schema per dataset: parts whose schema differs from the unified one are rewritten."""
+    import dask
+    import pyarrow as pa
+    todo = []
+    for name, sch in schemas.items():
+        if not sch:
+            continue
+        target = pa.unify_schemas([x.remove_metadata() for x in sch], promote_options="permissive")
+        target = pa.schema([target.field(n) for n in sch[0].names])
+        paths = sorted((out / name).glob("part.*.parquet"))
+        for path, s in zip(paths, sch):
+            if not s.remove_metadata().equals(target.remove_metadata()):
+                todo.append(dask.delayed(_rewrite, pure=False)(str(path), target.remove_metadata()))
+    eng.compute("unifying Parquet schemas", todo)
 
+
+def _km_summary(parts: list[_Part]) -> pd.DataFrame:
+    """Kaplan-Meier of every ADTTE parameter from the event counts summed over partitions: N,
+    events, median and quartiles with Brookmeyer-Crowley CIs (log-log), 6- and 12-month rates."""
+    from .analysis.survival import LANDMARKS_MONTHS
+    from .stats import km as K
+    rows = []
+    params = sorted({p for x in parts for p in x.km})
+    for param in params:
+        c = K.sum_event_counts([x.km[param] for x in parts if param in x.km])
+        km = K.kaplan_meier_from_counts(c.time, c.n_event, c.n_censor, "log-log")
+        row = {"PARAMCD": param, "N": km.n, "EVENTS": km.events}
+        for q, name in ((0.5, "MEDIAN"), (0.25, "Q1"), (0.75, "Q3")):
+            est, lo, hi = K.quantile(km, q)
+            row.update({f"{name}_MONTHS": est, f"{name}_LCL": lo, f"{name}_UCL": hi})
+        for m in LANDMARKS_MONTHS:
+            s, lo, hi, at_risk = K.survival_at(km, m)
+            beyond = m > km.time[-1]
+            row.update({f"RATE_{m}M": np.nan if beyond else 100 * s, f"RATE_{m}M_LCL": np.nan if beyond else 100 * lo,
+                        f"RATE_{m}M_UCL": np.nan if beyond else 100 * hi, f"AT_RISK_{m}M": at_risk})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _cox(out: Path, eng: _Engine) -> pd.DataFrame:
+    """The SAP's multivariable Cox model (analysis.cox.MULTIVARIABLE) of PFS and OS on the collected
+    one-row-per-patient ADTTE and ADSL columns it needs."""
+    import dask.dataframe as dd
+
+    from .analysis.cox import COVARIATES, MULTIVARIABLE, analysis_frame
+    from .stats.cox import fit_cox
+    adsl_cols = ["USUBJID", "EFFFL", "NMETORG", "PD1AGENT", *MULTIVARIABLE]
+    adsl = dd.read_parquet(str(out / "adsl"), columns=adsl_cols)
+    adtte = dd.read_parquet(str(out / "adtte"), columns=["USUBJID", "PARAMCD", "AVAL", "CNSR"],
+                            filters=[("PARAMCD", "in", list(KM_PARAMS))])
+    adsl, adtte = (pd.concat(x, ignore_index=True) for x in
+                   (eng.compute("collecting ADSL for Cox", adsl.to_delayed()),
+                    eng.compute("collecting ADTTE for Cox", adtte.to_delayed())))
+    rows = []
+    for param in KM_PARAMS:
+        d = analysis_frame(adsl, adtte, param)
+        res = fit_cox(d, "time", "status", {c: COVARIATES[c][1] for c in MULTIVARIABLE}, term_tests=False)
+        t = res.table.assign(PARAMCD=param, N=res.n, EVENTS=res.events, LR_STAT=res.lr_stat, LR_P=res.lr_p)
+        rows.append(t[["PARAMCD", "term", "coef", "se", "hr", "lower", "upper", "p_wald", "N", "EVENTS",
+                       "LR_STAT", "LR_P"]])
+    return pd.concat(rows, ignore_index=True)
+
+
+def _write_summary(r: ScaleResult, cutoff: dt.date) -> None:
+    out = r.out
+    kw = {"index": False, "lineterminator": "\n"}
+    r.consort.to_csv(out / "consort.csv", **kw)
+    r.reconciliation.to_csv(out / "reconciliation.csv", **kw)
+    r.cleaning_reconciliation.to_csv(out / "cleaning_reconciliation.csv", **kw)
+    r.harmonisation.to_csv(out / "harmonisation.csv", **kw)
+    r.survival.to_csv(out / "survival.csv", **kw)
+    r.cox.to_csv(out / "cox.csv", **kw)
+    summary = {"data_cutoff": cutoff.isoformat(), "partitions": r.partitions, "workers": r.workers,
+               "patients_screened": r.patients_screened, "patients_analysed": r.patients_analysed,
+               "queries": r.queries, "reconciles": r.reconciles,
+               "seconds": {k: round(v, 2) for k, v in r.seconds.items()},
+               "peak_rss_mb": {k: round(v) for k, v in r.peak_mb.items()},
+               "datasets": {n: f"{n}/part.*.parquet" for n in (*DATASETS, "query_log")}}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
+def _print_summary(r: ScaleResult) -> None:
+    print(f"[scale] {r.patients_screened:,d} patients ({r.patients_analysed:,d} analysed) in {r.partitions} partitions "
+          f"on {r.workers} worker(s): {r.seconds['total']:.1f} s; {r.queries:,d} queries; "
+          f"records reconcile: {'yes' if r.reconciles else 'NO'}")
+    print("[scale] " + "; ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items() if k != "total"))
+    print("[scale] peak memory: " + ", ".join(f"{k} {v:,.0f} MB" for k, v in r.peak_mb.items()))
+    for _, s in r.survival[r.survival.PARAMCD.isin(KM_PARAMS)].iterrows():
+        print(f"[scale] {s.PARAMCD}: median {s.MEDIAN_MONTHS:.2f} months (95% CI {s.MEDIAN_LCL:.2f}-{s.MEDIAN_UCL:.2f}), "
+              f"{s.EVENTS:,d} events of {s.N:,d}")
+    print(f"[scale] written to {r.out}: " + ", ".join(f"{n}/" for n in (*DATASETS, "query_log"))
+          + ", consort.csv, reconciliation.csv, harmonisation.csv, survival.csv, cox.csv, summary.json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m apec_sar.scale",
+                                 description="Clean and derive a large extract on Dask, partitioned by patient.")
+    ap.add_argument("--raw", type=Path, required=True, help="folder of the raw CSV files")
+    ap.add_argument("--out", type=Path, required=True, help="output folder (Parquet datasets, CSV summaries)")
+    ap.add_argument("--cutoff", type=dt.date.fromisoformat, default=None,
+                    help="data cut-off (ISO date; default: the SAR's, _variables.yml)")
+    ap.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: one per core)")
+    ap.add_argument("--scheduler", default=None,
+                    help="address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786) to run on instead")
+    ap.add_argument("--partitions", type=int, default=None,
+                    help=f"patient partitions (default: one per {PATIENTS_PER_PARTITION:,d} screening records)")
+    ap.add_argument("--block-mb", type=float, default=BLOCK_BYTES / 2 ** 20, help="raw CSV block size read by a task")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ap.add_argument("--debug", action="store_true", help="show the full traceback of a raw-data error")
+    args = ap.parse_args(argv)
+    cutoff = args.cutoff
+    if cutoff is None:
+        from .config import load_config
+        cutoff = load_config().data_cutoff
+    from .pipeline import _print_data_error, data_error_message
+    try:
+        r = run(args.raw, args.out, cutoff, workers=args.workers, scheduler=args.scheduler,
+                partitions=args.partitions, block_bytes=int(args.block_mb * 2 ** 20), progress=not args.no_progress)
+    except Exception as exc:
+        message = data_error_message(exc)
+        if message is None or args.debug:
+            raise
+        _print_data_error(message, str(args.raw), tag="scale", prog="apec_sar.scale")
+        return 2
+    _print_summary(r)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

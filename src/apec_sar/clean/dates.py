@@ -63,10 +63,37 @@ def parse(values) -> tuple[np.ndarray, np.ndarray]:
     return days, prec
 
 
+_PARSED: dict = {}         # raw string -> (day, precision), per process: a worker parses a date once
+_PARSED_MAX = 2_000_000    # across all the partitions it cleans (values, not patients: bounded)
+
+
 def _parse_unique(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     n = len(arr)
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int8)
+    vals = arr.to_pylist()
+    days = np.full(n, MISSING, dtype=np.int64)
+    prec = np.full(n, INVALID, dtype=np.int8)
+    todo = []
+    for i, v in enumerate(vals):
+        hit = _PARSED.get(v)
+        if hit is None:
+            todo.append(i)
+        else:
+            days[i], prec[i] = hit
+    if not todo:
+        return days, prec
+    sub = arr.take(pa.array(todo, type=pa.int64())) if len(todo) < n else arr
+    d, pr = _parse_values(sub)
+    days[todo], prec[todo] = d, pr
+    if len(_PARSED) < _PARSED_MAX:
+        _PARSED.update(zip((vals[i] for i in todo), zip(d.tolist(), pr.tolist())))
+    return days, prec
+
+
+def _parse_values(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The rules of the module docstring on each value of ``arr``."""
+    n = len(arr)
     vals = arr.to_pylist()
     empty = np.array([v is None or not v.strip() for v in vals], dtype=bool)
     norm = _norm(pc.fill_null(arr, ""))

@@ -60,6 +60,15 @@ class DataError(ValueError):
             also = f" (the same in row{'s' if len(self.other_rows) > 1 else ''} {shown}{more})"
         super().__init__(f"{where}: {rule_txt} failed: {detail}{also}. What to do: {self.todo}.")
 
+    def __reduce__(self):
+        """Pickled with its fields (a worker process of the partitioned run sends it back)."""
+        return (_data_error, (self.file, self.row, self.column, self.rule, self.detail, self.value, self.todo,
+                              self.other_rows))
+
+
+def _data_error(file, row, column, rule, detail, value, todo, other_rows) -> DataError:
+    return DataError(file, row, column, rule, detail, value=value, todo=todo, other_rows=other_rows)
+
 
 @dataclass
 class QueryLog:
@@ -108,10 +117,29 @@ class QueryLog:
     def frame(self) -> pd.DataFrame:
         if not self.parts:
             return pd.DataFrame({c: pd.Series(dtype="int64" if c == "ROW" else object) for c in QUERY_COLUMNS})
-        df = pd.concat(self.parts, ignore_index=True)
-        return df.sort_values(["FILE", "ROW", "COLUMN", "RULE"], kind="stable").reset_index(drop=True)
+        return sort_queries(pd.concat(self.parts, ignore_index=True))
 
     def harmonisation(self) -> pd.DataFrame:
-        h = pd.DataFrame(self.notes, columns=HARMONISATION_COLUMNS)
-        h = h[h.CELLS > 0].groupby(["FILE", "COLUMN", "RULE"], as_index=False, sort=False).CELLS.sum()
-        return h.reset_index(drop=True)
+        return harmonisation_summary(self.notes)
+
+
+def sort_queries(df: pd.DataFrame) -> pd.DataFrame:
+    """The query log's order: file, row, column, rule (stable)."""
+    return df.sort_values(["FILE", "ROW", "COLUMN", "RULE"], kind="stable").reset_index(drop=True)
+
+
+def harmonisation_summary(notes: list[tuple[str, str, str, int]]) -> pd.DataFrame:
+    """Cells converted per (file, column, rule), rules in the order first used."""
+    h = pd.DataFrame(notes, columns=HARMONISATION_COLUMNS)
+    h = h[h.CELLS > 0].groupby(["FILE", "COLUMN", "RULE"], as_index=False, sort=False).CELLS.sum()
+    return h.reset_index(drop=True)
+
+
+def interleave_notes(parts: list[list[tuple[str, str, str, int]]]) -> list[tuple[str, str, str, int]]:
+    """The notes of several parts of one run (patient partitions, each running the same calls)
+    merged call by call, so :func:`harmonisation_summary` lists the rules in the order of an
+    unsplit run."""
+    out = []
+    for k in range(max((len(p) for p in parts), default=0)):
+        out.extend(p[k] for p in parts if k < len(p))
+    return out

@@ -49,21 +49,29 @@ def read_and_validate(folder: Path, log: QueryLog) -> dict[str, pd.DataFrame]:
     return raw
 
 
+def number_subjects(scr: pd.DataFrame) -> pd.DataFrame:
+    """The subject key (SUBJID, USUBJID, SITEID) of the kept screening records ``scr``: APEC-nnnn
+    numbered in (site, id) order, at least 4 digits."""
+    scr = scr.sort_values(["SITEID", "SUBJID"], kind="stable")
+    width = max(4, len(str(len(scr))))
+    return pd.DataFrame({"SUBJID": scr.SUBJID.to_numpy(dtype=object),
+                         "USUBJID": [f"APEC-{i:0{width}d}" for i in range(1, len(scr) + 1)],
+                         "SITEID": scr.SITEID.to_numpy()})
+
+
 def pseudonymise(tables: dict[str, pd.DataFrame], subject_key: pd.DataFrame | None) -> tuple[dict, pd.DataFrame]:
     """Drop direct identifiers; replace SUBJID by APEC-nnnn numbered in (site, id) order
-    (``subject_key`` fixes the numbers when cleaning one partition of a bigger extract)."""
-    scr = tables["screening_log"].sort_values(["SITEID", "SUBJID"], kind="stable")
-    width = max(4, len(str(len(scr))))
+    (:func:`number_subjects`). ``subject_key`` fixes the numbers when the tables are one
+    partition of a bigger extract (the key of the whole extract, :mod:`apec_sar.scale`)."""
+    scr = tables["screening_log"]
     if subject_key is not None:
         key = subject_key[subject_key.SUBJID.isin(set(scr.SUBJID))].reset_index(drop=True)
         unknown = sorted(set(scr.SUBJID) - set(key.SUBJID))
-        if unknown:     # the global key was built with other identity rules: never leave a patient unnamed
+        if unknown:     # the key was not built from the kept records: never leave a patient unnamed
             raise ValueError(f"subject key has no pseudonym for {unknown[:5]} ({len(unknown)} patients kept by "
-                             "cleaning); build the key with apec_sar.clean.identity.link_patient_records")
+                             "cleaning); build it with number_subjects from the kept screening records")
     else:
-        key = pd.DataFrame({"SUBJID": scr.SUBJID.to_numpy(dtype=object),
-                            "USUBJID": [f"APEC-{i:0{width}d}" for i in range(1, len(scr) + 1)],
-                            "SITEID": scr.SITEID.to_numpy()})
+        key = number_subjects(scr)
     usub = dict(zip(key.SUBJID, key.USUBJID))
     ids = identifier_columns()
     out = {}
@@ -86,16 +94,71 @@ def reconcile_records(n_in: dict[str, int], log: QueryLog, tables: dict[str, pd.
     return recon
 
 
+def _identified(file: str, df: pd.DataFrame, log: QueryLog) -> pd.DataFrame:
+    """A raw frame with normalised identifiers (I01) and exact duplicate rows rejected (K01)."""
+    return reject_exact_duplicate_rows(file, identity.normalise_identifiers(file, df, log), log)
+
+
+def _harmonised_screening(raw_scr: pd.DataFrame, log: QueryLog) -> pd.DataFrame:
+    """The harmonised screening log with its key checked (K01/K02)."""
+    return signal_duplicate_records("screening_log", H.harmonise_screening(raw_scr, log), log)
+
+
+def _linked(raw_scr: pd.DataFrame, scr: pd.DataFrame, log: QueryLog) -> pd.Series:
+    """Rules I03/I04 on the harmonised screening log ``scr`` with the normalised ID-card numbers of
+    ``raw_scr``: for every record to reject, the SUBJID of the record kept."""
+    card = scr.SRC_ROW.map(raw_scr.set_index("SRC_ROW").ID_CARD_NO.astype(object))
+    return identity.link_patient_records(scr.assign(ID_CARD_NO=card.to_numpy()), log)
+
+
+def subject_key_of_screening_log(raw_scr: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The subject key of a whole extract from its validated raw screening log alone, by the
+    same chain of rules as :func:`clean_tables` (I01, K01, harmonisation, K01/K02, I03/I04):
+    the kept records -- every screening record but the later-screened of two linked -- numbered
+    by :func:`number_subjects`. Only duplicate patients (I04) reject a patient's screening
+    record, so these are the patients :func:`clean_tables` keeps; the partitioned run
+    (:mod:`apec_sar.scale`) checks that in every partition. Also returns the normalised
+    SUBJID and ID-card number of every raw record (SUBJID, ID_CARD_NO, SRC_ROW), which
+    place a patient's records in one partition. Queries are not kept: the partitions log them."""
+    log = QueryLog()
+    raw_scr = _identified("screening_log", raw_scr, log)
+    scr = _harmonised_screening(raw_scr, log)
+    dup_of = _linked(raw_scr, scr, log)
+    ids = pd.DataFrame({"SRC_ROW": raw_scr.SRC_ROW.to_numpy(), "SUBJID": raw_scr.SUBJID.astype(object).to_numpy(),
+                        "ID_CARD_NO": raw_scr.ID_CARD_NO.astype(object).to_numpy()})
+    return number_subjects(scr[~scr.SUBJID.isin(dup_of.index)]), ids
+
+
+@dataclass
+class PossibleDuplicateInputs:
+    """What rule I08 (possible duplicate patients, :mod:`.identity`) compares, gathered from one
+    partition of a bigger extract so that the rule can be applied once across all partitions
+    (two such records can have different ID-card numbers, hence land in different partitions)."""
+    screening: pd.DataFrame
+    demographics: pd.DataFrame
+    names: pd.Series
+    dup_of: pd.Series
+
+
 def clean_extract(folder: Path | None = None, subject_key: pd.DataFrame | None = None) -> CleanResult:
     """Clean ``folder`` (default ``data/raw``); see the module docstring for the rules.
-    ``subject_key`` (SUBJID, USUBJID, SITEID) fixes the pseudonyms when ``folder`` is one
-    partition of a bigger extract (:mod:`apec_sar.scale`)."""
+    ``subject_key`` (SUBJID, USUBJID, SITEID) fixes the pseudonyms (see :func:`pseudonymise`)."""
     from ..paths import raw_dir
     log = QueryLog()
     raw = read_and_validate(Path(folder or raw_dir()), log)
+    T, recon, _ = clean_tables(raw, log)
+    T, key = pseudonymise(T, subject_key)
+    return CleanResult(T, log.frame(), log.harmonisation(), recon, key)
+
+
+def clean_tables(raw: dict[str, pd.DataFrame], log: QueryLog, defer_possible_duplicates: bool = False
+                 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, PossibleDuplicateInputs | None]:
+    """Every rule after reading, on the validated raw frames of :func:`read_and_validate` (or
+    of one patient partition of a bigger extract, :mod:`apec_sar.scale`): the clean tables
+    (still with the sites' SUBJID and the direct identifiers), the record reconciliation, and
+    -- with ``defer_possible_duplicates`` -- the inputs of rule I08 instead of applying it."""
     n_in = {f: len(df) for f, df in raw.items()}
-    raw = {f: identity.normalise_identifiers(f, df, log) for f, df in raw.items()}
-    raw = {f: reject_exact_duplicate_rows(f, df, log) for f, df in raw.items()}
+    raw = {f: _identified(f, df, log) for f, df in raw.items()}
     identity.check_subjects_in_screening_log(raw)
 
     # harmonise each file (site conventions, partial dates, ranges, mappings); keys checked per file
@@ -105,7 +168,7 @@ def clean_extract(folder: Path | None = None, subject_key: pd.DataFrame | None =
         T[f] = signal_duplicate_records(f, df, log)
         return T[f]
 
-    keyed("screening_log", H.harmonise_screening(raw["screening_log"], log))
+    T["screening_log"] = _harmonised_screening(raw["screening_log"], log)
     keyed("demographics", H.harmonise_demographics(raw["demographics"], log))
     keyed("baseline_disease", H.harmonise_disease(raw["baseline_disease"], log))
     keyed("exposure", H.harmonise_exposure(raw["exposure"], log))
@@ -127,13 +190,18 @@ def clean_extract(folder: Path | None = None, subject_key: pd.DataFrame | None =
     C.check_study_drug_not_before_diagnosis(T["exposure"], T["baseline_disease"])
 
     # identity: linked records of one patient
+    dup_of = _linked(raw["screening_log"], T["screening_log"], log)
     scr = raw["screening_log"].set_index("SRC_ROW")
-    card = T["screening_log"].SRC_ROW.map(scr.ID_CARD_NO.astype(object))
-    dup_of = identity.link_patient_records(T["screening_log"].assign(ID_CARD_NO=card.to_numpy()), log)
     names = identity.normalise_identifier(scr.PATIENT_NAME.astype(object).str.casefold())
     names = pd.Series(names.to_numpy(dtype=object), index=scr.SUBJID.astype(object))
     identity.query_conflicting_attributes(dup_of, T, names, log)
-    identity.query_possible_duplicates(T["screening_log"], T["demographics"], names, dup_of, log)
+    deferred = None
+    if defer_possible_duplicates:
+        cols = identity.POSSIBLE_DUPLICATE_COLUMNS
+        deferred = PossibleDuplicateInputs(T["screening_log"][cols["screening_log"]],
+                                           T["demographics"][cols["demographics"]], names, dup_of)
+    else:
+        identity.query_possible_duplicates(T["screening_log"], T["demographics"], names, dup_of, log)
     identity.query_rows_only_in_rejected_record(dup_of, T, log)
     T = identity.reject_duplicate_patients(dup_of, T, log)
     identity.check_one_row_per_subject(T)
@@ -165,8 +233,7 @@ def clean_extract(folder: Path | None = None, subject_key: pd.DataFrame | None =
     C.query_patients_without_tumour_assessment(ex, ta, log)
 
     recon = reconcile_records(n_in, log, T)
-    T, key = pseudonymise(T, subject_key)
-    return CleanResult(T, log.frame(), log.harmonisation(), recon, key)
+    return T, recon, deferred
 
 
 def save_clean(result: CleanResult, folder: Path) -> None:

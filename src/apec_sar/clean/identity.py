@@ -106,11 +106,18 @@ def link_patient_records(scr: pd.DataFrame, log: QueryLog) -> pd.Series:
     return pd.Series(kept.to_numpy()[dup], index=s.SUBJID.to_numpy()[dup], dtype=object, name="KEPT")
 
 
+# the columns rule I08 compares (the partitioned run gathers only these from each partition)
+POSSIBLE_DUPLICATE_COLUMNS = {"screening_log": ["SRC_ROW", "SUBJID", "SCREENDT", "SITEID"],
+                              "demographics": ["SUBJID", "BIRTH_DATE", "SEX"]}
+
+
 def query_possible_duplicates(scr: pd.DataFrame, dm: pd.DataFrame, names: pd.Series, dup_of: pd.Series,
                               log: QueryLog) -> None:
-    """Rule I08 on the records left after linking. ``names``: normalised names by SUBJID."""
-    kept = scr[~scr.SUBJID.isin(dup_of.index)][["SRC_ROW", "SUBJID", "SCREENDT", "SITEID"]]
-    d = kept.merge(dm[["SUBJID", "BIRTH_DATE", "SEX"]], on="SUBJID", how="left")
+    """Rule I08 on the records left after linking. ``names``: normalised names by SUBJID (any
+    representation that is equal exactly when the names are: the partitioned run passes keyed
+    hashes, so names never leave the workers)."""
+    kept = scr[~scr.SUBJID.isin(dup_of.index)][POSSIBLE_DUPLICATE_COLUMNS["screening_log"]]
+    d = kept.merge(dm[POSSIBLE_DUPLICATE_COLUMNS["demographics"]], on="SUBJID", how="left")
     d["_NAME"] = d.SUBJID.map(names).to_numpy()
     d = d[d._NAME.notna() & d.BIRTH_DATE.notna()].sort_values(["SCREENDT", "SITEID", "SUBJID"], kind="stable")
     same = ["_NAME", "BIRTH_DATE", "SEX"]

@@ -13,6 +13,13 @@
   number at risk at t defined as R's ``summary(survfit, times = t)$n.risk``: subjects whose
   time is >= t (so a subject with an event or censoring exactly at t is still at risk at t).
 - Median follow-up: reverse Kaplan-Meier (censorings as events).
+- At scale: the estimate depends on the data only through the events and censorings at each
+  distinct time (:func:`event_counts`); counts of partitions of a cohort are summed
+  (:func:`sum_event_counts`) and :func:`kaplan_meier_from_counts` gives the one-shot estimate
+  exactly (one code path: :func:`kaplan_meier` is that function on its own counts). Written
+  here rather than taken from lifelines so that one estimator -- the one tested against R
+  ``survfit`` to 1e-6, with R's ``findq`` quantile rule -- serves the notebooks and the
+  partitioned run alike.
 - Symmetric "median +/- 1.96 SE" CI as SPSS prints it, with SE from Collett's density
   estimate; used only to compare with the publication's symmetric CIs.
 """
@@ -83,18 +90,61 @@ def kaplan_meier(time, event, conf_type: str = "log-log", conf_level: float = 0.
         raise ValueError("no observations")
     if np.any(np.isnan(t)) or np.any(t < 0):
         raise ValueError("times must be non-negative and not missing")
+    c = event_counts(t, e)
+    return kaplan_meier_from_counts(c.time, c.n_event, c.n_censor, conf_type, conf_level)
+
+
+def event_counts(time, event) -> pd.DataFrame:
+    """Events and censorings at each distinct time (ascending): the sufficient statistics of
+    the Kaplan-Meier estimate. Counts of disjoint sets of patients (partitions of a cohort) add
+    up, time by time (:func:`sum_event_counts`), to the counts of their union, so a KM of 10^6
+    patients needs only these per partition, never the patients together."""
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event).astype(int)
     ut = np.unique(t)
     idx = np.searchsorted(ut, t)
     d = np.bincount(idx, weights=e, minlength=len(ut))
     c = np.bincount(idx, weights=1 - e, minlength=len(ut))
-    tot = np.bincount(idx, minlength=len(ut))
-    n = len(t) - np.concatenate([[0], np.cumsum(tot)[:-1]])
+    return pd.DataFrame({"time": ut, "n_event": d, "n_censor": c})
+
+
+def sum_event_counts(parts) -> pd.DataFrame:
+    """The counts of several :func:`event_counts` frames added time by time (ascending times)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame({"time": np.zeros(0), "n_event": np.zeros(0), "n_censor": np.zeros(0)})
+    s = pd.concat(parts, ignore_index=True).groupby("time", sort=True)[["n_event", "n_censor"]].sum()
+    return s.reset_index()
+
+
+def kaplan_meier_from_counts(time, n_event, n_censor, conf_type: str = "log-log",
+                             conf_level: float = 0.95) -> KaplanMeier:
+    """The Kaplan-Meier estimate (module docstring) from the events and censorings at each
+    distinct time: ``time`` strictly ascending, counts >= 0 (from :func:`event_counts`, or
+    their sum over partitions, :func:`sum_event_counts`). :func:`kaplan_meier` is this on the
+    counts of its data, so both give the same numbers to the last bit."""
+    if conf_type not in CONF_TYPES:
+        raise ValueError(f"conf_type must be one of {CONF_TYPES}, not {conf_type!r}")
+    ut = np.asarray(time, dtype=float)
+    d = np.asarray(n_event, dtype=float)
+    c = np.asarray(n_censor, dtype=float)
+    if not (ut.shape == d.shape == c.shape) or ut.ndim != 1:
+        raise ValueError("time, n_event and n_censor must be 1-d arrays of equal length")
+    if len(ut) == 0:
+        raise ValueError("no observations")
+    if np.any(np.isnan(ut)) or np.any(ut < 0) or np.any(np.diff(ut) <= 0):
+        raise ValueError("times must be non-negative, not missing and strictly ascending")
+    if np.any(d < 0) or np.any(c < 0) or np.any(d != np.round(d)) or np.any(c != np.round(c)):
+        raise ValueError("counts must be non-negative whole numbers")
+    tot = np.rint(d + c).astype(np.int64)
+    n_total = int(tot.sum())
+    n = n_total - np.concatenate([[0], np.cumsum(tot)[:-1]])
     s = np.cumprod(1 - d / n)
     with np.errstate(divide="ignore", invalid="ignore"):
         inc = np.where(n > d, d / (n * (n - d)), np.where(d > 0, np.inf, 0.0))
     se = np.sqrt(np.cumsum(inc))
     lo, hi = _bands(s, se, conf_type, conf_level)
-    return KaplanMeier(ut, n, d, c, s, se, lo, hi, conf_type, conf_level, len(t))
+    return KaplanMeier(ut, n, d, c, s, se, lo, hi, conf_type, conf_level, n_total)
 
 
 def _bands(s, se, conf_type, conf_level):
