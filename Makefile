@@ -32,7 +32,7 @@ report: setup ## set up, check the data lock, run the notebooks, render the SAR 
 test: setup ## run the test suite: unit, data, generator, and the nbval regression of every notebook
 	$(PY) -m pytest tests notebooks --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-bench: setup ## print wall time and peak memory of the generator at 10^4, 10^5, 10^6 patients
+bench: setup ## print wall time and peak memory: generator, Dask cleaning + derivation at 10^5 and 10^6, KM + Cox vs R, make report (full and after an edit), each notebook
 	$(PY) -m apec_sar.bench
 
 synth: setup ## regenerate data/raw (default seed, calibrated) and the ground truth in data/truth
