@@ -498,6 +498,20 @@ def test_C06_C07_ae_dose_reduction_and_exposure_reduction_matched_within_30_days
                                              ("exposure", 4, "E", "DOSE_CHANGE", "C07")]
 
 
+def test_C19_C20_ae_interruption_and_interrupted_course_matched_within_30_days(log):
+    ae = ae_frame(SUBJID=["A", "B"], ACTION_TAKEN=["Drug interrupted", "Drug interrupted"],
+                  START_DATE=[ts("2021-02-01")] * 2, END_DATE=[ts("2021-02-20")] * 2)
+    ex = ex_frame(SUBJID=["A", "B", "E"], DOSE_CHANGE=["Interrupted", "Reduced", "Interrupted"],
+                  START_DATE=[ts("2021-02-10"), ts("2021-02-10"), ts("2021-03-01")])
+    C.query_ae_interruption_not_in_exposure(ae, ex, log)
+    C.query_interruption_without_ae(ex, ae, log)
+    # A matched; B's AE has no interrupted course (its course is a reduction); E's course has no AE
+    assert [q[:5] for q in queries(log)] == [("adverse_events", 2, "B", "ACTION_TAKEN", "C19"),
+                                             ("exposure", 3, "E", "DOSE_CHANGE", "C20")]
+    assert queries(log)[0][6] == ("kept as collected: no interrupted administration from the AE onset to 30 days "
+                                  "after it ends; site to confirm")
+
+
 def test_C08_dose_change_flag(log):
     ex = ex_frame(SUBJID=["A"] * 4, DOSE=[12.0, 10.0, 10.0, 8.0], DOSE_CHANGE=[None, None, "Reduced", "Reduced"],
                   START_DATE=[ts("2021-01-01"), ts("2021-01-22"), ts("2021-02-12"), ts("2021-03-05")])

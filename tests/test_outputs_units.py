@@ -225,15 +225,19 @@ def test_ae_overview_counts_an_irae_outside_the_teae_window():
 def test_related_by_drug_counts_each_attribution():
     adsl, adae = _ae_data()
     adae = adae.assign(ARELANL=["Y", "N", "Y", "N", "Y", "Y"], ARELPD1=["Y", "N", "N", "Y", "N", "N"])
+    adsl = adsl.assign(RECEIVED_ANLOTINIB=True, PD1SDT=pd.to_datetime(["2021-01-01", "2021-01-01", "2021-01-01", None]))
     a = S.related_by_drug(adae, adsl, "t")
     # related TEAEs: A anemia (both), B diarrhea (anlotinib), C nausea (PD-1), C anemia (anlotinib)
     assert stat(a, parameter="Any treatment-related AE", group="Either drug | Any grade", stat="n") == 3
     assert stat(a, parameter="Any treatment-related AE", group="Anlotinib | Any grade", stat="n") == 3
     assert stat(a, parameter="Any treatment-related AE", group="PD-1 inhibitor | Any grade", stat="n") == 2
     assert stat(a, parameter="Anemia", group="PD-1 inhibitor | Any grade", stat="n") == 1
+    # each column's percentages are of the patients who received that drug: D had no PD-1 inhibitor
+    assert stat(a, parameter="Any treatment-related AE", group="PD-1 inhibitor | Any grade", stat="pct") == pytest.approx(200 / 3)
     tab = S.related_by_drug_table(a.frame())
     assert tab["CTCAE term"].tolist() == ["Any treatment-related AE", "Anemia", "Diarrhea", "Nausea"]
-    assert tab.iloc[1]["Anlotinib"] == "2 (50.0)"
+    assert list(tab.columns[1:4]) == ["Anlotinib (N = 4)", "PD-1 inhibitor (N = 3)", "Either drug (N = 4)"]
+    assert tab.iloc[1]["Anlotinib (N = 4)"] == "2 (50.0)"
 
 
 def test_aesi_has_every_category_with_a_null_row():

@@ -14,7 +14,7 @@ def test_consort_counts(derived):
     assert c["Patients screened"] == 49
     assert c["Patients analysed"] == 29
     assert c["Patients excluded"] == 20
-    assert c["Excluded: Progressed on a prior immune checkpoint inhibitor (not met)"] == 3   # 1 no ICI, 2 stopped for toxicity
+    assert c["Excluded: No documented progression on or after a prior immune checkpoint inhibitor"] == 3   # 1 no ICI, 2 stopped for toxicity
     assert c["Eligible and treated"] == 29 and c["Response-evaluable"] == 29
     assert c["Safety set: screened patients treated"] == 49 and c["  of whom not eligible"] == 20
 

@@ -57,6 +57,7 @@ def test_traceability_rows_name_the_cell_that_makes_each_output(built):
     trace = traceability(load_ard(built / "data" / "ard"), root=ROOT)
     assert len(trace) == len(load_outputs())
     for r in trace.itertuples():
-        nb, label = r.cell.split("#")
-        assert (ROOT / nb).is_file()
-        assert re.search(rf"#\|\s*label:\s*{re.escape(label)}\b", (ROOT / nb).read_text(encoding="utf-8")), r.cell
+        stem, label = r.cell.split("#")
+        nb = ROOT / "notebooks" / f"{stem}.ipynb"
+        assert nb.is_file()
+        assert re.search(rf"#\|\s*label:\s*{re.escape(label)}\b", nb.read_text(encoding="utf-8")), r.cell

@@ -38,6 +38,7 @@ class Output:
     ard: tuple[str, ...] = ()                  # ARD OUTPUT_IDs of the statistics it shows
     data: tuple[tuple[str, tuple[str, ...]], ...] = ()   # (dataset, variables) it is built from
     shell: str = ""    # the rows and columns the SAP plans
+    source: str = ""   # where an output with no analysis dataset comes from (query log, releases, ...)
 
     @property
     def post_hoc(self) -> bool:
@@ -77,7 +78,7 @@ def load_outputs(root: Path | None = None) -> list[Output]:
         data = tuple((str(ds), tuple(str(v) for v in vs)) for ds, vs in (e.get("data") or {}).items())
         ard = tuple(e["ard"]) if "ard" in e else ((label,) if kind != "Listing" else ())
         out.append(Output(label, kind, number, str(e["title"]), str(e["notebook"]), str(e.get("sap", "")), ard, data,
-                          str(e.get("shell", ""))))
+                          str(e.get("shell", "")), str(e.get("source", ""))))
     numbers = [(o.kind == "Listing", o.number) for o in out]
     if len(set(numbers)) != len(numbers):
         raise ValueError(f"{path}: two outputs share a number")
@@ -179,11 +180,11 @@ def traceability(ard, root: Path | None = None):
         if not o.post_hoc and o.sap not in sections:
             raise ValueError(f"report/outputs.yml: {o.label}: sap {o.sap!r} is not a section of {SAP_FILE}")
         counts = {a: int((ard.OUTPUT_ID.astype(str) == a).sum()) for a in o.ard}
-        rows.append({"number": f"{o.kind} {o.number}", "label": o.label, "title": o.title,
+        rows.append({"number": f"{o.kind}\u00a0{o.number}", "label": o.label, "title": o.title,
                      "sap_section": "post hoc" if o.post_hoc else sections[o.sap], "sap_anchor": o.sap,
-                     "cell": f"notebooks/{o.notebook}.ipynb#{o.label}",
-                     "ard": "; ".join(f"{a} ({n} rows)" for a, n in counts.items()) or "none (patient-level)",
+                     "cell": f"{o.notebook}#{o.label}",
+                     "ard": "; ".join(f"{a} ({n} rows)" for a, n in counts.items()) or ("none (patient-level)" if o.data else "none"),
                      "ard_rows": sum(counts.values()),
-                     "datasets": "; ".join(f"{ds}: {', '.join(vs)}" for ds, vs in o.data) or "clean tables and query log",
+                     "datasets": "; ".join(f"{ds}: {', '.join(vs)}" for ds, vs in o.data) or o.source or "-",
                      "shell": o.shell})
     return pd.DataFrame(rows)

@@ -36,7 +36,7 @@ def provenance_table() -> pd.DataFrame:
     cfg = load_config()
     rows = [("Study", cfg.study), ("SAR version", cfg.version), ("Status", cfg.status),
             ("Data cut-off", cfg.data_cutoff.isoformat()), ("Data-lock hash (SHA-256)", check()),
-            ("Data", "synthetic extract (apec_sar.synth)" if cfg.synthetic_data else "study extract")]
+            ("Data", "synthetic extract (the project's generator)" if cfg.synthetic_data else "study extract")]
     return pd.DataFrame(rows, columns=["Item", "Value"])
 
 

@@ -22,14 +22,6 @@ from great_tables import GT, loc, style
 from .stats.rounding import fmt
 
 NBSP = "\u00a0"
-ZWSP = "\u200b"       # zero-width space: a place where a long token may break, invisible otherwise
-
-
-def breakable(text: str) -> str:
-    """A long code-like token (a path, a notebook cell, an id, a hash) that may wrap at its
-    separators (after / # _ - . :) instead of running into the next column; the text reads and
-    copies the same."""
-    return re.sub(r"([/#_\-.:])(?=\S)", lambda m: m.group(1) + ZWSP, str(text))
 
 
 def _clean_html(html: str) -> str:
@@ -48,13 +40,18 @@ TYPESET = [(re.compile(r">="), "≥"), (re.compile(r"<="), "≤"), (re.compile(r
            # a range between numbers (or NE): an en dash, no spaces
            (re.compile(r"(?<=[\d%E]) - (?=[−\-]?\d|NE\b)"), "–"),
            # a minus sign before a number at the start of a value or after a space, ( or ,
-           (re.compile(r"(?:(?<=^)|(?<=[\s(,\[]))-(?=\d)"), "−")]
+           (re.compile(r"(?:(?<=^)|(?<=[\s(,\[]))-(?=\d)"), "−"),
+           # a minus between words of a formula ("date - first dose + 1")
+           (re.compile(r"(?<=\w) - (?=\w)"), " − "),
+           # "p = 0.003" never breaks at the equals sign
+           (re.compile(r"(?<=\w) = (?=\S)"), "\u00a0=\u00a0")]
 
 
 def typeset(text):
     """Print conventions of the SAR's tables: ≥ ≤ ± → and m² for their ASCII spellings, an en dash
-    for a range of numbers ("1.45–2.96"), a minus sign for a negative number. Data and the ARD
-    keep the ASCII; only what is printed changes."""
+    for a range of numbers ("1.45–2.96"), a minus sign for a negative number and between the words
+    of a formula, no line break at the equals sign of "p = 0.003". Data and the ARD keep the ASCII;
+    only what is printed changes."""
     if not isinstance(text, str):
         return text
     for pattern, repl in TYPESET:
@@ -88,7 +85,7 @@ def gt_table(df: pd.DataFrame, table_id: str, header: str, notes=(), *, align_fi
     if header:
         g = g.tab_header(title=typeset(header))
     g = g.tab_options(heading_title_font_size="100%", heading_align="left", column_labels_font_weight="bold",
-                      data_row_padding="2px", source_notes_font_size="90%")
+                      data_row_padding="2px", source_notes_font_size="90%", table_width="100%")
     shown = [c for c in d.columns if c != group]
     first = [shown[0]]
     rest = shown[1:]

@@ -22,7 +22,7 @@ DMT01_VARIABLES = [
     ("MET2", "Organs with metastases", ["<2", ">=2"]),
     ("NLR", "Neutrophil-to-lymphocyte ratio", "continuous"), ("NLRGR1", "NLR group", ["<5", ">=5"]),
 ]
-DMT01_DECIMALS = {"AGE": 0, "HEIGHT_CM": 0, "WEIGHT_KG": 1, "BMI": 1, "NLR": 2}
+DMT01_DECIMALS = {"AGE": 0, "HEIGHT_CM": 0, "WEIGHT_KG": 0, "BMI": 1, "NLR": 2}
 
 PRIOR_VARIABLES = [
     ("PRLINES", "Prior systemic lines for advanced disease", [1, 2, 3]),

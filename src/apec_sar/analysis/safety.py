@@ -285,16 +285,26 @@ def deaths_table(ard: pd.DataFrame, populations: dict[str, str]) -> pd.DataFrame
 def related_by_drug(adae: pd.DataFrame, adsl: pd.DataFrame, output_id: str, population: str = "Safety set") -> ARD:
     """Treatment-related TEAEs by CTCAE term and the drug they are attributed to: related (or
     possibly related) to anlotinib (ARELANL), to the PD-1 inhibitor (ARELPD1), to either (AREL);
-    patients counted once per term and column, any grade and grade >= 3. An event can be
-    attributed to both drugs, so the first two columns need not add up to the third."""
+    patients counted once per term and column, any grade and grade >= 3. Each column's
+    percentages are of the patients of the safety set who received that drug (first dose date of
+    the drug present: anlotinib from ADSL RECEIVED_ANLOTINIB, the PD-1 inhibitor from PD1SDT; either:
+    the whole safety set). An event can be attributed to both drugs, so the first two columns need
+    not add up to the third."""
     ard = ARD()
-    te, n = _teae(adae, adsl)
-    ard.add(output_id, "treatment-related AE by drug", population, "ALL", "All", "N", n)
+    te, n_all = _teae(adae, adsl)
+    saf = adsl[adsl.SAFFL == "Y"]
+    denominators = {"Anlotinib": int(saf.RECEIVED_ANLOTINIB.fillna(False).astype(bool).sum()),
+                    "PD-1 inhibitor": int(saf.PD1SDT.notna().sum()),
+                    "Either drug": n_all}
+    ard.add(output_id, "treatment-related AE by drug", population, "ALL", "All", "N", n_all)
+    for label, n in denominators.items():
+        ard.add(output_id, "treatment-related AE by drug", population, "ALL", label, "N", n)
     cols = {"ARELANL": "Anlotinib", "ARELPD1": "PD-1 inhibitor", "AREL": "Either drug"}
     rel = te[te.AREL == "Y"]
     for term, g in [("Any treatment-related AE", rel)] + list(rel.groupby("AEDECOD", sort=True)):
         for col, label in cols.items():
             x = g[g[col] == "Y"]
+            n = denominators[label]
             for grp, k in (("Any grade", x.USUBJID.nunique()), ("Grade >=3", x[x.AETOXGR >= 3].USUBJID.nunique())):
                 ard.add(output_id, "treatment-related AE by drug", population, term, f"{label} | {grp}", "n", int(k))
                 ard.add(output_id, "treatment-related AE by drug", population, term, f"{label} | {grp}", "pct",
@@ -304,17 +314,21 @@ def related_by_drug(adae: pd.DataFrame, adsl: pd.DataFrame, output_id: str, popu
 
 def related_by_drug_table(ard: pd.DataFrame) -> pd.DataFrame:
     """Rows of :func:`related_by_drug`: "Any" first, then terms by descending frequency (either
-    drug, any grade); n (%) of any grade per attributed drug and, for either drug, grade >= 3."""
+    drug, any grade); n (%) of any grade per attributed drug (its N in the header) and, for either
+    drug, grade >= 3."""
     from ..stats.rounding import fmt
     a = ard[ard.PARAMETER != "ALL"]
+    n = {g: int(v) for g, v in zip(ard.GROUP[(ard.PARAMETER == "ALL") & (ard.GROUP != "All")],
+                                   ard.VALUE[(ard.PARAMETER == "ALL") & (ard.GROUP != "All")])}
     st = {(p, g, s_): v for p, g, s_, v in zip(a.PARAMETER, a.GROUP, a.STAT, a.VALUE)}
     cell = lambda p, g: f"{int(st[(p, g, 'n')])} ({fmt(st[(p, g, 'pct')], 1)})"  # noqa: E731
     terms = [t for t in dict.fromkeys(a.PARAMETER) if t != "Any treatment-related AE"]
     terms.sort(key=lambda t: (-st[(t, "Either drug | Any grade", "n")], t))
     rows = []
     for t in ["Any treatment-related AE"] + terms:
-        rows.append({"CTCAE term": t, "Anlotinib": cell(t, "Anlotinib | Any grade"),
-                     "PD-1 inhibitor": cell(t, "PD-1 inhibitor | Any grade"), "Either drug": cell(t, "Either drug | Any grade"),
+        rows.append({"CTCAE term": t, f"Anlotinib (N = {n['Anlotinib']})": cell(t, "Anlotinib | Any grade"),
+                     f"PD-1 inhibitor (N = {n['PD-1 inhibitor']})": cell(t, "PD-1 inhibitor | Any grade"),
+                     f"Either drug (N = {n['Either drug']})": cell(t, "Either drug | Any grade"),
                      "Either drug, grade ≥3": cell(t, "Either drug | Grade >=3")})
     return pd.DataFrame(rows)
 

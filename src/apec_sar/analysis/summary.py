@@ -33,6 +33,8 @@ def describe(df: pd.DataFrame, variables: list[tuple[str, str, str | list | None
             seen = {int(v) if isinstance(v, float) and v.is_integer() else v for v in x.dropna().unique()}
             extra = sorted(seen - set(kind), key=str)
             levels = list(kind) + extra
+            if extra and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels):
+                levels = sorted(levels)          # numeric levels in numeric order (0 lines before 1)
             for lev in levels:
                 k = int((x == lev).sum())
                 ard.add(output_id, analysis, population, col, label, f"n[{lev}]", k)

@@ -15,6 +15,7 @@ Queries (data kept as collected unless the action says otherwise):
   progression, with no fatal AE; [C05] an AE starting after death;
 - [C06] AE 'Dose reduced' with no 'Reduced' administration from its onset to 30 days after its
   end (any time after onset if ongoing); [C07] a 'Reduced' administration with no such AE;
+  [C19] / [C20] the same for an AE 'Drug interrupted' and a course flagged 'Interrupted';
   [C08] an anlotinib dose lower than the previous course without 'Reduced', or 'Reduced' without
   a lower dose;
 - [C09] end-of-treatment reason 'Toxicity' with no AE 'Drug withdrawn'; [C10] reason 'Death' with
@@ -150,33 +151,56 @@ def check_records_after_death(ex: pd.DataFrame, ta: pd.DataFrame, ae: pd.DataFra
 
 # -- AE actions, dose changes and end of treatment ------------------------------------------------
 
-def _reduction_pairs(ae: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
-    """Every (AE 'Dose reduced', 'Reduced' administration) pair of a subject that matches: the
-    administration starts on/after the AE onset and no later than 30 days after its end."""
-    a = ae[ae.ACTION_TAKEN == "Dose reduced"][["SUBJID", "START_DATE", "END_DATE"]].assign(_A=lambda x: x.index)
-    e = ex[ex.DOSE_CHANGE == "Reduced"][["SUBJID", "START_DATE"]].rename(columns={"START_DATE": "EX_START"})
+def _action_pairs(ae: pd.DataFrame, ex: pd.DataFrame, action: str = "Dose reduced",
+                  change: str = "Reduced") -> pd.DataFrame:
+    """Every (AE with ``action``, administration flagged ``change``) pair of a subject that
+    matches: the administration starts on/after the AE onset and no later than 30 days after its
+    end."""
+    a = ae[ae.ACTION_TAKEN == action][["SUBJID", "START_DATE", "END_DATE"]].assign(_A=lambda x: x.index)
+    e = ex[ex.DOSE_CHANGE == change][["SUBJID", "START_DATE"]].rename(columns={"START_DATE": "EX_START"})
     m = a.merge(e.assign(_E=e.index), on="SUBJID")
     limit = m.END_DATE + pd.Timedelta(days=WINDOW_DAYS)
     ok = (m.EX_START >= m.START_DATE) & (m.END_DATE.isna() | (m.EX_START <= limit))
     return m[ok.to_numpy()]
 
 
+def _query_ae_action_not_in_exposure(ae, ex, log, action, change, rule, what) -> None:
+    matched = ae.index.isin(_action_pairs(ae, ex, action, change)._A)
+    bad = (ae.ACTION_TAKEN == action).to_numpy() & ~matched & ae.START_DATE.notna().to_numpy()
+    _add(log, "adverse_events", ae, bad, "ACTION_TAKEN", rule,
+         f"kept as collected: no {what} administration from the AE onset to 30 days after it ends; site to confirm")
+
+
+def _query_exposure_change_without_ae(ex, ae, log, action, change, rule) -> None:
+    matched = ex.index.isin(_action_pairs(ae, ex, action, change)._E)
+    bad = (ex.DOSE_CHANGE == change).to_numpy() & ~matched
+    _add(log, "exposure", ex, bad, "DOSE_CHANGE", rule,
+         f"kept as collected: no AE with action '{action}' ongoing or ended within 30 days before; "
+         "site to confirm the reason")
+
+
 def query_ae_dose_reduction_not_in_exposure(ae: pd.DataFrame, ex: pd.DataFrame, log: QueryLog) -> None:
     """Rule C06."""
-    matched = ae.index.isin(_reduction_pairs(ae, ex)._A)
-    bad = (ae.ACTION_TAKEN == "Dose reduced").to_numpy() & ~matched & ae.START_DATE.notna().to_numpy()
-    _add(log, "adverse_events", ae, bad, "ACTION_TAKEN", "AE dose reduction not in exposure",
-         "kept as collected: no reduced administration from the AE onset to 30 days after it ends; "
-         "site to confirm")
+    _query_ae_action_not_in_exposure(ae, ex, log, "Dose reduced", "Reduced", "AE dose reduction not in exposure",
+                                     "reduced")
 
 
 def query_dose_reduction_without_ae(ex: pd.DataFrame, ae: pd.DataFrame, log: QueryLog) -> None:
     """Rule C07."""
-    matched = ex.index.isin(_reduction_pairs(ae, ex)._E)
-    bad = (ex.DOSE_CHANGE == "Reduced").to_numpy() & ~matched
-    _add(log, "exposure", ex, bad, "DOSE_CHANGE", "dose reduction without an AE",
-         "kept as collected: no AE with action 'Dose reduced' ongoing or ended within 30 days before; "
-         "site to confirm the reason")
+    _query_exposure_change_without_ae(ex, ae, log, "Dose reduced", "Reduced", "dose reduction without an AE")
+
+
+def query_ae_interruption_not_in_exposure(ae: pd.DataFrame, ex: pd.DataFrame, log: QueryLog) -> None:
+    """Rule C19: an AE with action 'Drug interrupted' and no course flagged 'Interrupted' from its
+    onset to 30 days after its end."""
+    _query_ae_action_not_in_exposure(ae, ex, log, "Drug interrupted", "Interrupted",
+                                     "AE interruption not in exposure", "interrupted")
+
+
+def query_interruption_without_ae(ex: pd.DataFrame, ae: pd.DataFrame, log: QueryLog) -> None:
+    """Rule C20: a course flagged 'Interrupted' with no AE 'Drug interrupted' ongoing or ended within
+    30 days before it."""
+    _query_exposure_change_without_ae(ex, ae, log, "Drug interrupted", "Interrupted", "interruption without an AE")
 
 
 def query_dose_change_flag(ex: pd.DataFrame, log: QueryLog) -> None:

@@ -222,6 +222,8 @@ def clean_tables(raw: dict[str, pd.DataFrame], log: QueryLog, defer_possible_dup
     C.check_assessments_after_treatment_start(ta, trt, log)
     C.query_ae_dose_reduction_not_in_exposure(ae, ex, log)
     C.query_dose_reduction_without_ae(ex, ae, log)
+    C.query_ae_interruption_not_in_exposure(ae, ex, log)
+    C.query_interruption_without_ae(ex, ae, log)
     C.query_dose_change_flag(ex, log)
     C.query_eot_toxicity_without_ae(ex, ae, log)
     C.query_eot_death_without_death(ex, death, log)

@@ -28,7 +28,7 @@ CRITERIA = [
     ("IN4", "Registry inclusion 4", "Progression after at least one prior systemic line for advanced disease"),
     ("IN5", "Registry inclusion 5", "Received anlotinib combined with a PD-1 inhibitor"),
     ("PUB1", "Publication (Zhu et al. 2025)", "Progressed on a prior immune checkpoint inhibitor"),
-    ("PUB2", "Publication (Zhu et al. 2025)", "Study treatment started July 2020 - March 2022"),
+    ("PUB2", "Publication (Zhu et al. 2025)", "Study treatment started July 2020 to March 2022"),
     ("EX1", "Registry exclusion 1", "Prior anlotinib"),
     ("EX2", "Registry exclusion 2", "Small-cell or other carcinoma component"),
     ("EX3", "Registry exclusion 3", "Other malignancy within 5 years"),
@@ -37,6 +37,19 @@ CRITERIA = [
     ("EX6", "Registry exclusion 6", "Pregnancy or lactation"),
 ]
 CRITERION_TEXT = {c: t for c, _, t in CRITERIA}
+# why a patient who fails a criterion is excluded: an inclusion criterion not met, an exclusion
+# criterion present (the CONSORT flow names the reason, not the criterion)
+EXCLUSION_REASON = {
+    "IN1": "Aged under 18 years", "IN2": "ECOG performance status above 2",
+    "IN3": "Not a histologically confirmed oesophageal squamous cell carcinoma",
+    "IN4": "No progression after a prior systemic line for advanced disease",
+    "IN5": "Did not receive anlotinib combined with a PD-1 inhibitor",
+    "PUB1": "No documented progression on or after a prior immune checkpoint inhibitor",
+    "PUB2": "Study treatment started outside July 2020 to March 2022",
+    "EX1": "Prior anlotinib", "EX2": "Small-cell or other carcinoma component", "EX3": "Other malignancy within 5 years",
+    "EX4": "Symptomatic or uncontrolled brain metastases", "EX5": "Unstable systemic disease",
+    "EX6": "Pregnancy or lactation",
+}
 SITC_WINDOW_DAYS = 84          # PD within 12 weeks of the last ICI dose (SITC; post_ici_definitions 1)
 SITC_MIN_PRIMARY_DAYS = 42     # >= 6 weeks of exposure
 SITC_SIX_MONTHS_DAYS = 183
@@ -279,7 +292,7 @@ def eligibility(s: pd.DataFrame) -> pd.DataFrame:
     first = np.where(failed.any(axis=1), np.argmax(failed, axis=1), -1)
     e["ELIGFL"] = np.where(first < 0, "Y", "N")
     e["EXCLCRIT"] = np.where(first < 0, None, np.asarray(crit, dtype=object)[np.maximum(first, 0)])
-    e["EXCLREAS"] = e.EXCLCRIT.map(CRITERION_TEXT)
+    e["EXCLREAS"] = e.EXCLCRIT.map(EXCLUSION_REASON)
     e["AGE"] = age
     return e
 
@@ -311,7 +324,7 @@ def consort(e: pd.DataFrame, n_records: int, n_duplicates: int, adsl: pd.DataFra
             ("Duplicate patient records removed", "", n_duplicates),
             ("Patients screened", "", len(e))]
     for c, src, text in CRITERIA:
-        rows.append((f"Excluded: {text} (not met)", f"{c} ({src})", int((e.EXCLCRIT == c).sum())))
+        rows.append((f"Excluded: {EXCLUSION_REASON[c]}", f"{c} ({src}): {text}", int((e.EXCLCRIT == c).sum())))
     rows.append(("Patients excluded", "", int((e.ELIGFL == "N").sum())))
     rows.append(("Patients analysed", "every criterion met: the analysis (efficacy) set", int((e.ELIGFL == "Y").sum())))
     if adsl is not None:

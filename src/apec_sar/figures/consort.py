@@ -50,11 +50,11 @@ def _n(k: int) -> str:
 
 
 def _criterion_group(criterion) -> tuple[str, str]:
-    """'IN2 (Registry inclusion 2)' -> ('IN2', 'Registry inclusion criterion not met');
-    exclusion criteria read 'criterion met'."""
+    """'IN2 (Registry inclusion 2)' (optionally followed by ': the criterion') -> ('IN2', 'Registry
+    inclusion criterion not met'); exclusion criteria read 'criterion met'."""
     if not isinstance(criterion, str) or not criterion.strip():
         return "", ""
-    m = re.match(r"\s*(\S+)\s*(?:\((.*?)\s*\d*\))?\s*$", criterion)
+    m = re.match(r"\s*(\S+)\s*(?:\((.*?)\s*\d*\))?\s*(?::.*)?$", criterion)
     cid, source = (m.group(1), (m.group(2) or "").strip()) if m else (criterion.strip(), "")
     if not source:
         return cid, ""

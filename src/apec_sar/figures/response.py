@@ -22,7 +22,7 @@ from .style import (BOR_COLOURS, BOR_MARKERS, BOR_NAMES, BOR_ORDER, INK, LIGHT_G
 
 THRESHOLDS = {20: "+20%", -30: "−30%"}
 MIN_BAR = 1.0            # percentage points: the shortest bar drawn
-THRESHOLD_LEGEND = "RECIST 1.1 thresholds: +20% (PD), −30% (PR)"
+THRESHOLD_LEGEND = "RECIST 1.1: −30% (PR), +20% (PD is from the nadir)"
 
 
 def _bor_present(bor: pd.Series) -> list[str]:
@@ -77,7 +77,8 @@ def waterfall(best: pd.DataFrame, *, width: float = TEXT_WIDTH_IN, height: float
         ax.set_xticks([])
         ax.spines["bottom"].set_visible(False)
         ax.set_xlabel(f"Patients, ordered by best change (n = {counts['n']} with a post-baseline measurement, "
-                      f"of N = {counts['N']})" + (f"; changes under {MIN_BAR:g}% drawn at {MIN_BAR:g}%" if small.any() else ""))
+                      f"of N = {counts['N']})" + (f"\nchanges under {MIN_BAR:g}% drawn at {MIN_BAR:g}% so that every bar shows"
+                                                 if small.any() else ""))
         ax.set_ylabel("Best change from baseline in\nsum of target lesions (%)")
         handles = [Patch(fc=BOR_COLOURS[k], lw=0) for k in present] + [Line2D([], [], color=INK, lw=0.8, ls="--")]
         labels = [bor_label(k, v) for k, v in counts["by_bor"].items()] + [THRESHOLD_LEGEND]
