@@ -250,3 +250,39 @@ def test_aesi_has_every_category_with_a_null_row():
     assert stat(a, parameter="Hepatotoxicity | Any", group="Any grade", stat="n") == 0
     tab = S.subsets_table(a.frame())
     assert "  (no event)" in tab["Patients with"].tolist()
+
+
+def test_sar_table_carries_html_and_its_typst_twin():
+    from apec_sar import tables as T
+    df = pd.DataFrame({"Factor": ['Age "old"', "  Sex"], "HR (95% CI)": ["1.23 (0.56, 2.74)", "-0.5"],
+                       "Model": ["PFS model", "PFS model"]})
+    t = T.gt_table(df, "tbl-x", "Analysis set, N = 29", ["p = 0.003 \\ nominal"], group="Model", widths=[60, 40])
+    bundle = t._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "text/markdown", "text/plain"}
+    md = bundle["text/markdown"]
+    assert md.startswith("```{=typst}\n") and md.rstrip().endswith("```")
+    assert "columns: (60.00fr, 40.00fr,)" in md and "align: (left, center,)" in md
+    assert 'table.cell(colspan: 2, align: left, emph("PFS model"))' in md      # the row group spans the width
+    assert '"Age \\"old\\""' in md                                          # quotes escaped in the string literal
+    assert '"\u00a0\u00a0\u00a0\u00a0Sex"' in md                             # indentation kept
+    assert '"−0.5"' in md and "p\u00a0=\u00a00.003 \\\\ nominal" in md        # typeset, backslash escaped
+    assert "table.header(" in md                                            # the column labels repeat on every page
+    assert bundle["text/plain"] == "SAR table tbl-x: 2 rows x 2 columns"      # stable: no memory address
+
+
+def test_column_weights_follow_the_automatic_table_layout():
+    from apec_sar.tables import column_weights
+    # natural widths fit (97.4 characters for two columns): each column its longest text,
+    # a header counting 10% wider
+    assert column_weights([["12"], ["345"]], ["A", "B"]) == [2, 3]
+    assert column_weights([["1"], ["2"]], ["Grade", "N"]) == pytest.approx([5.5, 1.1])
+    # too wide: minimums (longest unbreakable word; 'APEC-0003' does not break at its hyphen)
+    # plus the rest (96.1702 - 23 characters) shared by what each lacks: 56 (of 60) and 181 (of
+    # 191) of 237
+    long4, long10 = "aaaa " * 12, "bbbbbbbbbb " * 17 + "bbbb"
+    w = column_weights([[long4], ["APEC-0003"], [long10]], ["x", "y", "z"])
+    assert w == pytest.approx([4 + 56 * 73.1702 / 237, 9, 10 + 181 * 73.1702 / 237], abs=1e-3)
+    # a no-break space joins words: 'Listing\u00a016.2.7.1' is one word of 16 characters
+    assert column_weights([["Listing\u00a016.2.7.1"]], ["Output"]) == [16]
+    # even the minimums overflow: they are kept, in proportion
+    assert column_weights([["a" * 15]] * 10, ["h"] * 10) == [15] * 10

@@ -29,10 +29,104 @@ def _clean_html(html: str) -> str:
     return html.replace("font-size: 16px;", "")
 
 
-def show(gt: GT):
-    """Display a GT as plain HTML (no environment-dependent styling; nbval-stable)."""
+class SarTable:
+    """A SAR table in two renderings of the same cells: great_tables HTML (for the HTML SAR and
+    the notebook) and the equivalent Typst table (for the PDF). Displayed, it offers both MIME
+    types; Quarto takes the HTML for HTML output and the Markdown (a raw Typst block) for Typst.
+
+    Why a Typst rendering of our own: Quarto converts every raw HTML table of a Typst document by
+    first inlining its CSS with a separate process (``quarto run juice.ts``, half a second per
+    table, most of the PDF's render time), and the converted table only approximates the HTML
+    layout; a Typst table written from the same cells is exact and costs nothing to convert."""
+
+    def __init__(self, gt: GT, typst: str, table_id: str = "", shape: tuple[int, int] = (0, 0)):
+        self.gt, self.typst, self.table_id, self.shape = gt, typst, table_id, shape
+
+    def as_raw_html(self, **kw) -> str:
+        return self.gt.as_raw_html(**kw)
+
+    def __repr__(self) -> str:          # a stable text/plain (no memory address in stored outputs)
+        return f"SAR table {self.table_id}: {self.shape[0]} rows x {self.shape[1]} columns"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": _clean_html(self.gt.as_raw_html(make_page=False, all_important=False)),
+                "text/markdown": "```{=typst}\n" + self.typst + "\n```\n", "text/plain": repr(self)}
+
+
+def show(table):
+    """Display a SAR table (HTML and its Typst twin) or a bare GT (HTML only), with no
+    environment-dependent styling (nbval-stable)."""
+    if isinstance(table, SarTable):
+        return table
     from IPython.display import HTML
-    return HTML(_clean_html(gt.as_raw_html(make_page=False, all_important=False)))
+    return HTML(_clean_html(table.as_raw_html(make_page=False, all_important=False)))
+
+
+def _typst_str(text) -> str:
+    """A Typst string literal (the cell's text, exactly)."""
+    t = "" if text is None else str(text)
+    return '"' + t.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+# the PDF's table geometry (the Typst template: A4, 2.2 cm side margins, tables at 8.5 pt) in
+# characters: a conservative average glyph width, so that an estimate never exceeds the page
+TEXT_WIDTH_PT, GLYPH_PT, INSET_PT, LONG_TEXT = 470.0, 4.7, 6.0, 400
+_BREAKS = re.compile(r"[ \t\n/]+")          # a line breaks at a space or a slash, never at a no-break space
+
+
+def column_weights(texts: list[list[str]], headers: list[str]) -> list[float]:
+    """Column widths (relative, in characters) of a table set at the page's width, by the rule of
+    HTML's automatic table layout: each column's natural width is its longest text (up to
+    ``LONG_TEXT`` characters), its minimum its longest unbreakable word (bold headers
+    count 10% wider). If the natural widths fit, the columns get them (the slack shared in their
+    proportion); else every column gets its minimum and the rest is shared in proportion to what
+    each lacks of its natural width; only when even the minimums do not fit are they scaled."""
+    def word(t):
+        return max((len(w) for w in _BREAKS.split(t)), default=0)
+    natural, minimum = [], []
+    for col, h in zip(texts, headers):
+        natural.append(max([min(len(t), LONG_TEXT) for t in col] + [1.1 * min(len(h), LONG_TEXT), 1]))
+        minimum.append(max([word(t) for t in col] + [1.1 * word(h), 1]))
+    natural = [max(n, m) for n, m in zip(natural, minimum)]
+    width = (TEXT_WIDTH_PT - INSET_PT * len(headers)) / GLYPH_PT
+    if sum(natural) <= width or sum(natural) == sum(minimum):
+        return natural
+    if sum(minimum) >= width:
+        return minimum
+    lack = [n - m for n, m in zip(natural, minimum)]
+    share = (width - sum(minimum)) / sum(lack)
+    return [m + share * l for m, l in zip(minimum, lack)]
+
+
+def typst_table(d: pd.DataFrame, header: str, notes, shown: list[str], aligns: dict[str, str],
+                group: str | None = None, widths: list[float] | None = None) -> str:
+    """The Typst code of a SAR table: the header line (population, N), a booktabs table (a rule
+    above and below the column labels, which repeat on every page, and one at the end), row groups
+    spanning the width, then the footnotes. Column widths are the given percentages, else those of
+    :func:`column_weights`; the table spans the text width."""
+    if widths is None:
+        widths = column_weights([[str(v) for v in d[c]] for c in shown], [str(c) for c in shown])
+    cols = ", ".join(f"{w:.2f}fr" for w in widths)
+    align = ", ".join({"left": "left", "center": "center", "right": "right"}[aligns[c]] for c in shown)
+    n = len(shown)
+    cells = []
+    head = ", ".join(f"text(weight: \"bold\", {_typst_str(c)})" for c in shown)
+    current = object()
+    for _, row in d.iterrows():
+        if group is not None and row[group] != current:
+            current = row[group]
+            cells.append(f"table.cell(colspan: {n}, align: left, emph({_typst_str(current)}))")
+        cells.append(", ".join(_typst_str(row[c]) for c in shown))
+    body = ",\n  ".join(cells)
+    lines = []
+    if header:
+        lines.append(f"#align(left, block(below: 0.4em, text(size: 0.95em, fill: luma(90), {_typst_str(header)})))")
+    lines.append(f"#table(columns: ({cols},), align: ({align},), stroke: none, inset: (x: 3pt, y: 2.5pt),\n"
+                 f"  table.header(table.hline(stroke: 0.8pt), {head}, table.hline(stroke: 0.5pt)),\n"
+                 f"  {body}{',' if body else ''}\n  table.hline(stroke: 0.8pt))")
+    for note in notes:
+        lines.append(f"#align(left, block(above: 0.3em, below: 0em, text(size: 0.9em, {_typst_str(note)})))")
+    return "\n".join(lines)
 
 
 TYPESET = [(re.compile(r">="), "≥"), (re.compile(r"<="), "≤"), (re.compile(r"\+/-"), "±"),
@@ -67,7 +161,7 @@ def _indent(value):
 
 
 def gt_table(df: pd.DataFrame, table_id: str, header: str, notes=(), *, align_first: str = "left",
-             group: str | None = None, widths: list[float] | None = None) -> GT:
+             group: str | None = None, widths: list[float] | None = None) -> SarTable:
     """A SAR table: ``header`` (population and N, e.g. "Analysis set, N = 29") above the column
     labels, ``notes`` (footnotes: definitions, methods, source, "Synthetic data.") below. The
     number and title are the notebook cell's ``tbl-cap``. The first column is left-aligned, the
@@ -100,12 +194,15 @@ def gt_table(df: pd.DataFrame, table_id: str, header: str, notes=(), *, align_fi
         if len(widths) != len(shown):
             raise ValueError(f"table {table_id}: {len(widths)} widths for {len(shown)} columns")
         g = g.cols_width({c: f"{w:g}%" for c, w in zip(shown, widths)})
+    notes = [typeset(n) for n in notes]
     for n in notes:
-        g = g.tab_source_note(typeset(n))
-    return g
+        g = g.tab_source_note(n)
+    aligns = {c: "center" if c in numeric else "left" for c in rest} | {shown[0]: align_first}
+    return SarTable(g, typst_table(d, typeset(header) if header else "", notes, shown, aligns, group, widths),
+                    table_id, (len(d), len(shown)))
 
 
-STATISTIC = re.compile(r"^[\s\d.,:;()%<>=+\-–NE/]*$")
+STATISTIC = re.compile(r"^[\s\u00a0\d.,:;()%<>=+\-–−≥≤±NE/]*$")
 
 
 def _numeric_column(values: pd.Series) -> bool:
@@ -136,7 +233,7 @@ def format_value(v, decimals: int | None = None) -> str:
 
 
 def frame_table(df: pd.DataFrame, table_id: str, labels: dict[str, str], header: str = "", notes=(),
-                decimals: dict[str, int] | None = None, widths: list[float] | None = None) -> GT:
+                decimals: dict[str, int] | None = None, widths: list[float] | None = None) -> SarTable:
     """Present a data frame (a listing, a log, a flow) as a SAR table: only the columns named in
     ``labels`` (in that order, under those headers), every cell formatted by
     :func:`format_value` (``decimals`` per column). Raw variable names are refused as headers."""

@@ -285,7 +285,8 @@ def spss_median_ci(km: KaplanMeier, conf_level: float = 0.95) -> tuple[float, fl
     ev = km.n_event > 0
     t, s = km.time[ev], km.surv[ev]
     i = np.searchsorted(km.time, med, side="right") - 1
-    se_s = km.surv[i] * km.std_err[i]
+    with np.errstate(invalid="ignore"):     # S = 0 at the median: Greenwood SE 0 x inf, not estimable (NaN)
+        se_s = km.surv[i] * km.std_err[i]
     up = np.flatnonzero(s >= 0.55)
     low = np.flatnonzero(s <= 0.45)
     u = t[up[-1]] if len(up) else 0.0
