@@ -219,7 +219,8 @@ def failing_project(tmp_path, monkeypatch):
     nbformat.write(nb, tmp_path / "notebooks" / "01_bad.ipynb")
     monkeypatch.setattr(pipeline, "project_root", lambda: tmp_path)
     monkeypatch.setattr(pipeline.datalock, "check", lambda: "0" * 64)
-    monkeypatch.setattr(pipeline, "stamps", lambda root, lock: {"01": "new"})
+    monkeypatch.setattr(pipeline, "stamp_of", lambda root, lock, nb, base=None: "new")
+    monkeypatch.setattr(pipeline, "_base_hash", lambda root: "base")
     return pipeline
 
 

@@ -75,9 +75,11 @@ def _measure_notebooks() -> list[tuple[str, float]]:
 
 def _measure_report() -> dict:
     """``make report``'s pipeline in a scratch copy: a full run (every notebook, then HTML and PDF
-    when Quarto is installed), then a re-run after editing one notebook (a comment added to
-    notebook 05's first code cell: 05 and the notebooks that read its results re-run); for each,
-    the wall time and the pipeline's own step times (notebooks, render)."""
+    when Quarto is installed); a re-run after editing one notebook's code without changing its
+    results (a comment added to notebook 05's first code cell: 05 re-runs; what reads its results
+    and the render see no change); a re-run after an edit that changes what notebook 05 shows (a
+    cell added at its end that prints a line: 05 re-runs and both formats are rendered again). For
+    each, the wall time and the pipeline's own step times (notebooks, render)."""
     import json
     import os
     import re
@@ -91,20 +93,34 @@ def _measure_report() -> dict:
         wall = time.perf_counter() - t0
         nbs = re.search(r"notebooks: (\d+) executed in ([\d.]+) s", res.stdout)
         rend = re.search(r"quarto render .*: done in ([\d.]+) s", res.stdout)
+        skipped = re.findall(r"\[report\] (HTML|PDF): nothing it shows has changed", res.stdout)
         return {"wall_s": wall, "notebooks_n": int(nbs.group(1)) if nbs else 0,
                 "notebooks_s": float(nbs.group(2)) if nbs else 0.0,
-                "render_s": float(rend.group(1)) if rend else float("nan")}
+                "render_s": float(rend.group(1)) if rend else float("nan"),
+                "rendered": [w for w in ("HTML", "PDF") if w not in skipped] if rend else []}
+
+    def edit(proj, change) -> None:
+        nb = next(proj.glob("notebooks/05_*.ipynb"))
+        doc = json.loads(nb.read_text(encoding="utf-8"))
+        change(doc)
+        nb.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+
+    def comment(doc) -> None:
+        cell = next(c for c in doc["cells"] if c["cell_type"] == "code")
+        cell["source"] = ["# edited\n"] + list(cell["source"]) if isinstance(cell["source"], list) else "# edited\n" + cell["source"]
+
+    def new_output(doc) -> None:
+        doc["cells"].append({"cell_type": "code", "execution_count": None, "id": "bench-edit", "metadata": {},
+                             "outputs": [], "source": ["print('an edit that changes an output')"]})
 
     with tempfile.TemporaryDirectory(prefix="apec-bench-report-") as tmp:
         proj = scratch_copy(Path(tmp) / "project")
         env = {**os.environ, "APEC_SAR_ROOT": str(proj)}
         full = run(proj, env)
-        nb = next(proj.glob("notebooks/05_*.ipynb"))
-        doc = json.loads(nb.read_text(encoding="utf-8"))
-        cell = next(c for c in doc["cells"] if c["cell_type"] == "code")
-        cell["source"] = ["# edited\n"] + list(cell["source"]) if isinstance(cell["source"], list) else "# edited\n" + cell["source"]
-        nb.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-        return {"full": full, "edit": run(proj, env)}
+        edit(proj, comment)
+        same = run(proj, env)
+        edit(proj, new_output)
+        return {"full": full, "edit": same, "edit_output": run(proj, env)}
 
 
 def _measure_km_cox(n: int, folder: Path) -> dict:
@@ -275,10 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_notebooks:
         rep = _measure_report()
         quarto = "HTML + PDF together" if shutil.which("quarto") else "no Quarto: HTML preview"
-        for key, what in (("full", "make report, full"), ("edit", "  after editing notebook 05")):
+        for key, what in (("full", "make report, full"), ("edit", "  after a code edit in nb 05"),
+                          ("edit_output", "  after an output edit in nb 05")):
             r = rep[key]
+            rendered = " + ".join(r["rendered"]) or "nothing to render"
             print(f"{what:<34}{'':>12}{r['wall_s']:>10.1f}   {r['notebooks_n']} notebooks {r['notebooks_s']:.1f} s "
-                  f"(2 at a time); render {r['render_s']:.1f} s ({quarto})", flush=True)
+                  f"(2 at a time); render {r['render_s']:.1f} s ({quarto}: {rendered})", flush=True)
         total = 0.0
         for name, sec in _measure_notebooks():
             total += sec

@@ -19,7 +19,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 import yaml
 
 from .paths import project_root
@@ -103,6 +102,7 @@ def _cell_label(lines: list[str]) -> str | None:
 def sync(root: Path | None = None) -> list[str]:
     """Write every registered output's caption into its notebook cell; return the changed
     notebooks. Only the caption line changes (stored outputs are untouched)."""
+    import nbformat
     root = root or project_root()
     by_nb: dict[str, dict[str, Output]] = {}
     for o in load_outputs(root):

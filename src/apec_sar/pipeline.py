@@ -1,10 +1,12 @@
 """``make report``: run the SAR pipeline step by step, one progress line per step.
 
-Steps: verify the data lock; execute the numbered notebooks in order (each in a fresh kernel,
-cwd = notebooks/), skipping a notebook whose code, upstream notebooks, package source,
-configuration and data are unchanged since its last run (stamps in data/derived/); render the SAR
-with Quarto when it is installed, else write an HTML preview and say plainly that the SAR needs
-Quarto.
+Steps: verify the data lock; execute the numbered notebooks in dependency order, two at a time
+(each in a fresh kernel, cwd = notebooks/), skipping a notebook whose code, package source,
+configuration, data, other inputs and upstream results are unchanged since its last run and whose
+own results are on disk as it wrote them (:func:`stamp_of`, :data:`PRODUCTS`; stamps in
+data/derived/); render the SAR with Quarto when it is installed, each format only when what it
+shows has changed (:func:`render_inputs`), else write an HTML preview and say plainly that the SAR
+needs Quarto.
 
 A problem in the raw data (a :class:`~apec_sar.clean.errors.DataError`, raised in this process
 or inside a notebook's kernel) stops the run with one clean message: file, row, column, rule,
@@ -107,28 +109,54 @@ def _code_hash(nb_path: Path) -> str:
     return hashlib.sha256(json.dumps(src).encode()).hexdigest()
 
 
-def stamps(root: Path, lock: str) -> dict[str, str]:
-    """A stamp per notebook: its code, its upstream notebooks' stamps, the package source, the
-    configuration, the data lock (and the release history for the history notebook)."""
-    import hashlib
-    base = _hash_files([p for p in (root / "src").rglob("*.py")] + [root / "_variables.yml"]
+# what each notebook writes, besides its ARD (data/ard/<notebook>.csv): a downstream notebook
+# reads only these, so it re-runs only when they change (an edit that leaves an upstream
+# notebook's results as they were re-runs that notebook alone)
+PRODUCTS = {"01": ["data/derived/clean/*"],
+            "02": ["data/derived/*.parquet", "data/derived/datasets.md"]
+            + [f"data/derived/{n}.csv" for n in ("consort", "harmonisation", "query_log", "reconciliation")],
+            "12": ["data/derived/traceability.csv"]}
+
+
+def products(root: Path, nb: Path) -> list[Path]:
+    """The files notebook ``nb`` writes (those that exist), in a fixed order."""
+    num = nb.name[:2]
+    found = [root / "data" / "ard" / f"{nb.stem}.csv"] if num in ANALYSES else []
+    found += [p for pattern in PRODUCTS.get(num, []) for p in sorted(root.glob(pattern))]
+    return [p for p in found if p.is_file()]
+
+
+def _base_hash(root: Path) -> str:
+    return _hash_files([p for p in (root / "src").rglob("*.py")] + [root / "_variables.yml"]
                        + [root / "data" / "data_dictionary.yml", root / "data" / "reference" / "publication.csv"]
                        + list((root / "data" / "mappings").glob("*.csv")))
-    out: dict[str, str] = {}
-    for nb in notebooks(root):
-        num = nb.name[:2]
-        parts = [base, lock, _code_hash(nb)] + [out.get(d, "") for d in DEPENDS.get(num, [])]
-        extra = [p for pattern in EXTRA_INPUTS.get(num, []) for p in sorted(root.glob(pattern))]
-        if extra:
-            parts.append(_hash_files(extra))
-        out[num] = hashlib.sha256("|".join(parts).encode()).hexdigest()
-    return out
 
 
-def run_notebooks(todo: list[Path], root: Path, workers: int, on_done, debug: bool = False) -> None:
+def stamp_of(root: Path, lock: str, nb: Path, base: str | None = None) -> str:
+    """A notebook's stamp: its code, the package source, the configuration, the data lock, the
+    files it reads besides those (EXTRA_INPUTS) and the current content of what its upstream
+    notebooks (DEPENDS) wrote. Computed once those have run, so that an upstream re-run that
+    wrote the same bytes leaves the stamp as it was."""
+    import hashlib
+    by_num = {n.name[:2]: n for n in notebooks(root)}
+    num = nb.name[:2]
+    parts = [base or _base_hash(root), lock, _code_hash(nb)]
+    for d in DEPENDS.get(num, []):
+        up = by_num.get(d)
+        parts.append(d + ":" + (_hash_files(products(root, up)) if up is not None else "absent"))
+    extra = [p for pattern in EXTRA_INPUTS.get(num, []) for p in sorted(root.glob(pattern))]
+    if extra:
+        parts.append(_hash_files(extra))
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def run_notebooks(todo: list[Path], root: Path, workers: int, on_done, debug: bool = False,
+                  should_run=None, on_skip=None) -> None:
     """Execute ``todo`` with up to ``workers`` kernels at a time, each notebook once all the
-    notebooks it depends on (DEPENDS) have finished; ``on_done(path)`` after each. The first
-    failure stops the scheduling of new notebooks and is raised once the running ones end."""
+    notebooks it depends on (DEPENDS) have finished; ``on_done(path)`` after each. With
+    ``should_run(path)``, asked when a notebook's upstream notebooks are done, a notebook for which
+    it returns False is not executed (``on_skip(path)``). The first failure stops the scheduling
+    of new notebooks and is raised once the running ones end."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
     pending = {nb.name[:2]: nb for nb in todo}
     running: dict = {}
@@ -151,6 +179,15 @@ def run_notebooks(todo: list[Path], root: Path, workers: int, on_done, debug: bo
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         while pending or running:
             if failure is None:
+                skipped = True
+                while skipped:          # a skipped notebook may make others ready at once
+                    skipped = False
+                    for num in sorted(pending):
+                        if num in pending and ready(num) and should_run is not None and not should_run(pending[num]):
+                            nb = pending.pop(num)
+                            if on_skip is not None:
+                                on_skip(nb)
+                            skipped = True
                 for num in sorted(pending):
                     if len(running) < workers and ready(num):
                         nb = pending[num]
@@ -224,26 +261,37 @@ def _run(args) -> int:
     import json
     nbs = notebooks(root)
     stamp_file = root / "data" / "derived" / ".notebook_stamps.json"
-    outputs = [root / "data" / "derived" / "clean", root / "data" / "derived" / "adsl.parquet", root / "data" / "ard"]
-    fresh = args.all or not stamp_file.is_file() or not all(p.exists() for p in outputs)
+    fresh = args.all or not stamp_file.is_file()
     old = {} if fresh else json.loads(stamp_file.read_text())
-    new = stamps(root, lock)
-    todo = []
-    for nb in nbs:
+    new: dict[str, str] = {}
+    base: list[str] = []          # the package/configuration hash, computed once
+
+    def should_run(nb: Path) -> bool:
+        """Run unless the notebook's inputs are those of its last run and what it wrote then is
+        on disk as it wrote it (a missing or altered result is rebuilt)."""
         num = nb.name[:2]
-        if old.get(num) == new[num]:
-            print(f"[report] {nb.relative_to(root)}: unchanged, not re-run", flush=True)
-        else:
-            todo.append(nb)
+        if not base:
+            base.append(_base_hash(root))
+        new[num] = stamp_of(root, lock, nb, base[0])
+        last = old.get(num)
+        written = ((num not in ANALYSES or (root / "data" / "ard" / f"{nb.stem}.csv").is_file())
+                   and all(any(root.glob(p)) for p in PRODUCTS.get(num, [])))
+        return not (isinstance(last, dict) and last.get("inputs") == new[num] and written
+                    and last.get("wrote") == _hash_files(products(root, nb)))
+
+    def skipped(nb: Path) -> None:
+        print(f"[report] {nb.relative_to(root)}: unchanged, not re-run", flush=True)
 
     def done(nb: Path) -> None:
-        old[nb.name[:2]] = new[nb.name[:2]]
+        old[nb.name[:2]] = {"inputs": new[nb.name[:2]], "wrote": _hash_files(products(root, nb))}
         stamp_file.parent.mkdir(parents=True, exist_ok=True)
         stamp_file.write_text(json.dumps(old, indent=1, sort_keys=True))
     t0 = time.perf_counter()
-    run_notebooks(todo, root, args.jobs, done, args.debug)
-    if todo:
-        print(f"[report] notebooks: {len(todo)} executed in {time.perf_counter() - t0:.1f} s "
+    executed: list[Path] = []
+    run_notebooks(nbs, root, args.jobs, lambda nb: (executed.append(nb), done(nb)), args.debug,
+                  should_run=should_run, on_skip=skipped)
+    if executed:
+        print(f"[report] notebooks: {len(executed)} executed in {time.perf_counter() - t0:.1f} s "
               f"({args.jobs} at a time)", flush=True)
     if args.no_render:
         return 0
@@ -276,49 +324,137 @@ def _book_output(root: Path) -> str:
 
 # what a render of the book reads: the Quarto project and the notebooks whose outputs it embeds
 RENDER_TREE = ["_quarto.yml", "_variables.yml", "index.qmd", "report", "notebooks", "_extensions", "scripts"]
+RENDER_RECORD = Path("_output") / ".render-inputs.json"
+_OPTION = re.compile(r"^#\s*\|")
 
 
-def render_sar(root: Path, quarto: str, env: dict, parallel: bool = True) -> str:
-    """Render the SAR and return what Quarto printed. HTML from the project and, at the same time,
-    the PDF from a copy of the Quarto sources (a book render of one format clears the other's
-    output, and two renders must not share ``.quarto/``), then the PDF moves into ``_output/sar``.
-    The build stamp is written once, before both (the pre-render step then does nothing), so both
-    formats carry the same stamp. A failed render raises with the end of its output.
-    ``parallel=False``: one ``quarto render`` of both formats, in turn."""
+def _embedded(nb_path: Path) -> bytes:
+    """What the SAR can show of a notebook: each code cell's id, options (the ``#|`` lines:
+    label, caption, alt text), metadata and outputs; its code only when an option asks to show
+    it. A comment or a change of code that leaves every output as it was leaves this unchanged."""
+    import json
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    cells = []
+    for c in nb.get("cells", []):
+        if c.get("cell_type") != "code":
+            continue
+        src = "".join(c.get("source", "")).splitlines()
+        options = []
+        for line in src:
+            if not _OPTION.match(line):
+                break
+            options.append(line)
+        outputs = [{k: v for k, v in o.items() if k != "execution_count"} for o in c.get("outputs", [])]
+        shown = src if any("echo" in o or "code" in o for o in options) else []
+        cells.append([c.get("id"), options, c.get("metadata", {}), outputs, shown])
+    return json.dumps(cells, sort_keys=True).encode()
+
+
+def render_inputs(root: Path) -> str:
+    """A fingerprint of everything a render of the SAR reads: the Quarto project files (book,
+    chapters, format, scripts, configuration, the build stamp) and what the chapters can show of
+    each notebook (:func:`_embedded`)."""
+    import hashlib
+    from .provenance import STAMP_FILE
+    h = hashlib.sha256()
+    for name in RENDER_TREE + [STAMP_FILE]:
+        top = root / name
+        files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top] if top.is_file() else []
+        for p in files:
+            rel = p.relative_to(root).as_posix()
+            if "__pycache__" in rel or rel.endswith(".quarto_ipynb") or "_files/" in rel:
+                continue
+            h.update(rel.encode() + b"\0")
+            h.update(_embedded(p) if p.suffix == ".ipynb" else p.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+def _render_tree(root: Path, dst: Path) -> Path:
+    """A copy of what Quarto reads, so that a render never walks the project's environment or
+    history (Quarto 1.10 lists every file under the project directory several times per render,
+    .venv included) and two renders share no state."""
+    from .provenance import STAMP_FILE
+    dst.mkdir(parents=True)
+    for name in RENDER_TREE + [STAMP_FILE]:
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("*_files", "*.quarto_ipynb*", "__pycache__"))
+        elif src.is_file():
+            shutil.copy2(src, dst / name)
+    return dst
+
+
+def render_sar(root: Path, quarto: str, env: dict, parallel: bool = True, force: bool = False) -> str:
+    """Render the SAR and return what Quarto printed. The HTML and the PDF are rendered at the same
+    time, each from its own copy of the Quarto sources (:func:`_render_tree`; a book render of one
+    format clears the other's output, and two renders must not share ``.quarto/``); the results
+    then replace those in ``_output/sar``. The build stamp is written once, before both (the
+    pre-render step then does nothing), so both formats carry the same stamp. A format whose
+    inputs (:func:`render_inputs`) are those of its last render and whose output is in place is
+    not rendered again (``force``: render both). A failed render raises with the end of its
+    output. ``parallel=False``: one ``quarto render`` of both formats, in turn, in the project."""
+    import json
     import tempfile
     if not parallel:
         res = subprocess.run([quarto, "render"], cwd=root, env=env, capture_output=True, text=True)
         if res.returncode != 0:
             raise RenderError("HTML and PDF", res.stdout + res.stderr)
         return res.stdout + res.stderr
-    from .provenance import STAMP_FILE, write_stamp
+    from .provenance import write_stamp
     write_stamp()
     env = {**env, "APEC_SAR_STAMP_READY": "1"}
-    with tempfile.TemporaryDirectory(prefix="apec-sar-pdf-") as tmp:
-        tree = Path(tmp) / "project"
-        tree.mkdir()
-        for name in RENDER_TREE + [STAMP_FILE]:
-            src = root / name
-            if src.is_dir():
-                shutil.copytree(src, tree / name, ignore=shutil.ignore_patterns("*_files", "*.quarto_ipynb*"))
-            elif src.is_file():
-                shutil.copy2(src, tree / name)
-        logs = {what: Path(tmp) / f"{what}.log" for what in ("HTML", "PDF")}
-        with open(logs["HTML"], "w") as h_out, open(logs["PDF"], "w") as p_out:
-            procs = {"HTML": subprocess.Popen([quarto, "render", "--to", "html"], cwd=root, env=env,
-                                              stdout=h_out, stderr=subprocess.STDOUT),
-                     "PDF": subprocess.Popen([quarto, "render", "--to", "sar-typst"], cwd=tree, env=env,
-                                             stdout=p_out, stderr=subprocess.STDOUT)}
-            codes = {what: proc.wait() for what, proc in procs.items()}
+    out = root / "_output" / "sar"
+    record_file = root / RENDER_RECORD
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
+    inputs = render_inputs(root)
+    pdf = out / f"{_book_output(root)}.pdf"
+    present = {"HTML": (out / "index.html").is_file(), "PDF": pdf.is_file()}
+    todo = [what for what in ("HTML", "PDF") if force or not present[what] or record.get(what) != inputs]
+    for what in ("HTML", "PDF"):
+        if what not in todo:
+            print(f"[report] {what}: nothing it shows has changed since its last render, not re-rendered", flush=True)
+    if not todo:
+        return ""
+    for what in todo:                   # outputs being replaced are not current until recorded again
+        record.pop(what, None)
+    record_file.parent.mkdir(parents=True, exist_ok=True)
+    record_file.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+    to = {"HTML": "html", "PDF": "sar-typst"}
+    with tempfile.TemporaryDirectory(prefix="apec-sar-render-") as tmp:
+        trees = {what: _render_tree(root, Path(tmp) / what / "project") for what in todo}
+        logs = {what: Path(tmp) / f"{what}.log" for what in todo}
+        procs = {}
+        for what in todo:
+            with open(logs[what], "w") as log:
+                procs[what] = subprocess.Popen([quarto, "render", "--to", to[what]], cwd=trees[what], env=env,
+                                               stdout=log, stderr=subprocess.STDOUT)
+        codes = {what: proc.wait() for what, proc in procs.items()}
         text = {what: log.read_text(encoding="utf-8", errors="replace") for what, log in logs.items()}
-        for what, code in codes.items():
-            if code != 0:
-                raise RenderError(what, text[what])
-        out = root / "_output" / "sar"
+        failed = [what for what in todo if codes[what] != 0]
         out.mkdir(parents=True, exist_ok=True)
-        for p in (tree / "_output" / "sar").glob("*.pdf"):
-            shutil.move(str(p), out / p.name)
-    return text["HTML"] + text["PDF"]
+        for what in todo:
+            if what in failed:
+                continue
+            built = trees[what] / "_output" / "sar"
+            if what == "PDF":
+                for p in built.glob("*.pdf"):
+                    shutil.move(str(p), out / p.name)
+            else:                       # the HTML site replaces the previous one; the PDF stays
+                for p in out.iterdir():
+                    if p.suffix != ".pdf":
+                        shutil.rmtree(p) if p.is_dir() else p.unlink()
+                for p in built.iterdir():
+                    if p.suffix != ".pdf":
+                        shutil.move(str(p), out / p.name)
+            record[what] = inputs
+        record_file.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+        if failed:
+            raise RenderError(failed[0], text[failed[0]])
+    return "".join(text[what] for what in todo)
 
 
 class RenderError(RuntimeError):

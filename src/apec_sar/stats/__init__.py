@@ -16,20 +16,27 @@ A statistician's entry points, on any DataFrame (status 1/True = event, 0/False 
     S.logistic_regression(df, "responder", ["ecog"]); S.p_adjust(pvalues, "holm")
 """
 
-from .binom import clopper_pearson
-from .compare import km_by_group, km_summary_table, logrank_test, number_at_risk_table
-from .cox import firth_recommended, fit_cox
-from .firth import fit_firth
-from .km import (
-           kaplan_meier,
-           number_at_risk,
-           quantile,
-           reverse_km_median_followup,
-           survival_at,
-)
-from .logistic import logistic_regression, p_adjust
-from .zph import cox_zph
+# The entry points are imported on first use (PEP 562), so that a module needing only one of
+# them (``stats.rounding`` for the tables and the text) does not load scipy, statsmodels and
+# lifelines: a notebook's kernel starts that much sooner.
+_ENTRY_POINTS = {
+    "clopper_pearson": "binom", "km_by_group": "compare", "km_summary_table": "compare",
+    "logrank_test": "compare", "number_at_risk_table": "compare", "firth_recommended": "cox",
+    "fit_cox": "cox", "fit_firth": "firth", "kaplan_meier": "km", "number_at_risk": "km",
+    "quantile": "km", "reverse_km_median_followup": "km", "survival_at": "km",
+    "logistic_regression": "logistic", "p_adjust": "logistic", "cox_zph": "zph",
+}
+__all__ = sorted(_ENTRY_POINTS)
 
-__all__ = ["clopper_pearson", "cox_zph", "firth_recommended", "fit_cox", "fit_firth", "kaplan_meier", "km_by_group",
-           "km_summary_table", "logistic_regression", "logrank_test", "number_at_risk", "number_at_risk_table",
-           "p_adjust", "quantile", "reverse_km_median_followup", "survival_at"]
+
+def __getattr__(name: str):
+    if name in _ENTRY_POINTS:
+        import importlib
+        value = getattr(importlib.import_module(f".{_ENTRY_POINTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)
