@@ -80,7 +80,9 @@ def _run(project):
 
 
 def test_two_clean_runs_are_byte_identical(scratch):
+    from .test_pipeline_incremental import assert_every_written_file_is_declared
     _run(scratch)
+    assert_every_written_file_is_declared(scratch)
     first = {d: _tree_hash(scratch / d) for d in ("notebooks", "data/ard", "data/derived")}
     for d in ("data/ard", "data/derived"):
         shutil.rmtree(scratch / d)

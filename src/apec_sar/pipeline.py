@@ -126,16 +126,27 @@ def products(root: Path, nb: Path) -> list[Path]:
     return [p for p in found if p.is_file()]
 
 
+def _environment() -> str:
+    """The Python version and every installed distribution with its version: an upgraded
+    package can change a result (and notebook 09 prints the versions)."""
+    import platform
+    from importlib import metadata
+    dists = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"]})
+    return platform.python_version() + ";" + ";".join(dists)
+
+
 def _base_hash(root: Path) -> str:
-    return _hash_files([p for p in (root / "src").rglob("*.py")] + [root / "_variables.yml"]
-                       + [root / "data" / "data_dictionary.yml", root / "data" / "reference" / "publication.csv"]
-                       + list((root / "data" / "mappings").glob("*.csv")))
+    import hashlib
+    files = _hash_files([p for p in (root / "src").rglob("*.py")] + [root / "_variables.yml"]
+                        + [root / "data" / "data_dictionary.yml", root / "data" / "reference" / "publication.csv"]
+                        + list((root / "data" / "mappings").glob("*.csv")))
+    return hashlib.sha256((files + "|" + _environment()).encode()).hexdigest()
 
 
 def stamp_of(root: Path, lock: str, nb: Path, base: str | None = None) -> str:
-    """A notebook's stamp: its code, the package source, the configuration, the data lock, the
-    files it reads besides those (EXTRA_INPUTS) and the current content of what its upstream
-    notebooks (DEPENDS) wrote. Computed once those have run, so that an upstream re-run that
+    """A notebook's stamp: its code, the package source and the installed packages, the
+    configuration, the data lock, the files it reads besides those (EXTRA_INPUTS) and the current
+    content of what its upstream notebooks (DEPENDS) wrote. Computed once those have run, so that an upstream re-run that
     wrote the same bytes leaves the stamp as it was."""
     import hashlib
     by_num = {n.name[:2]: n for n in notebooks(root)}
