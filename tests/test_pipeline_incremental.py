@@ -69,6 +69,12 @@ def test_only_what_changed_re_runs(project, capsys):
     assert run() == ["02", "03"]                       # a result altered on disk is rebuilt
     (root / "data" / "ard" / "03_c.csv").unlink()
     assert run() == ["03"]                             # a missing result is rebuilt
+    nb = nbformat.read(root / "notebooks" / "02_b.ipynb", as_version=4)
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="put back by hand\n")]
+    nbformat.write(nb, root / "notebooks" / "02_b.ipynb")
+    assert run() == ["02"]                             # stored outputs not those it left: re-run
+    (root / "data" / "derived" / ".notebook_stamps.json").write_text('{"01": {"inpu')
+    assert run() == ["01", "02", "03"]                 # a stamps file cut short: everything re-runs
     ran = []
     pipeline.execute_notebook, old = (lambda path, cwd=None: ran.append(path.name[:2])), pipeline.execute_notebook
     try:
@@ -76,6 +82,11 @@ def test_only_what_changed_re_runs(project, capsys):
     finally:
         pipeline.execute_notebook = old
     assert sorted(ran) == ["01", "02", "03"]            # --all: everything, changed or not
+
+
+def test_a_notebook_not_in_depends_reads_every_notebook_before_it():
+    assert pipeline.upstream("13", {"01", "02", "13", "14"}) == ["01", "02"]
+    assert pipeline.upstream("05", {"01", "02", "05"}) == ["02"]
 
 
 def assert_every_written_file_is_declared(root: Path) -> None:
@@ -99,7 +110,7 @@ FAKE_QUARTO = """#!/bin/sh
 echo "$PWD $*" >> "{log}"
 case "$*" in
   *--version*) echo 1.10.18 ;;
-  *sar-typst*) mkdir -p _output/sar && echo pdf > "_output/sar/{pdf}" ;;
+  *sar-typst*) mkdir -p _output/sar && [ -f "{log}.nopdf" ] || echo pdf > "_output/sar/{pdf}" ;;
   *html*) mkdir -p _output/sar/report && echo "<html>$(cat notebooks/*.ipynb | wc -c)</html>" > _output/sar/index.html \\
           && echo page > _output/sar/report/a.html ;;
 esac
@@ -155,6 +166,20 @@ def test_each_format_re_renders_only_when_what_it_reads_changed(render_project):
     (out / "SAR.pdf").unlink()
     assert render() == ["PDF"]                          # a deleted output is rebuilt
     assert (out / "index.html").is_file() and (out / "report" / "a.html").is_file()
+    (out / "index.html").write_text("<html>from a quarto preview in the project</html>")
+    assert render() == ["HTML"]                         # an output not as its render left it
+    (out / "APEC-SAR-v0.9.pdf").write_text("a previous version's PDF")
+    (root / "report" / "a.qmd").write_text("{{< embed /notebooks/01_a.ipynb#tbl-a >}}\n")
+    assert render() == ["HTML", "PDF"]
+    assert sorted(p.name for p in out.glob("*.pdf")) == ["SAR.pdf"]   # one PDF: the book's
+    (root / "report" / "a.qmd").write_text("Again.\n{{< embed /notebooks/01_a.ipynb#tbl-a >}}\n")
+    nopdf = root.parent / "calls.log.nopdf"
+    nopdf.write_text("")
+    with pytest.raises(pipeline.RenderError, match="wrote no _output/sar/SAR.pdf"):
+        render()
+    assert "PDF" not in json.loads((root / "_output" / ".render-inputs.json").read_text())
+    nopdf.unlink()
+    assert render() == ["PDF"]                          # the HTML of that run was fine and recorded
     stamp["commit"] = "def"
     assert render() == ["HTML", "PDF"]                  # a new commit: the cover and document control change
     assert render() == []

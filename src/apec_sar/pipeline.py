@@ -87,9 +87,15 @@ ANALYSES = ["01", "02", "03", "04", "05", "06", "07", "08"]   # the notebooks th
 DEPENDS = {"01": [], "02": ["01"], "03": ["02"], "04": ["02"], "05": ["02"], "06": ["02"], "07": ["02"],
            "08": ["01"], "09": [], "10": ANALYSES, "11": ANALYSES + ["10"], "12": ANALYSES}
 # files other than src/, the configuration and the raw data that a notebook reads
-EXTRA_INPUTS = {"10": ["releases/history.yml", "releases/*/ard.csv"],
-                "11": ["report/text/*.md", "releases/history.yml", "releases/*/ard.csv"],
-                "12": ["report/outputs.yml", "report/*.qmd"]}
+EXTRA_INPUTS = {"10": ["releases/history.yml", "releases/*/ard.csv", "data/ard/*.csv"],
+                "11": ["report/text/*.md", "releases/history.yml", "releases/*/ard.csv", "data/ard/*.csv"],
+                "12": ["report/outputs.yml", "report/*.qmd", "data/ard/*.csv"]}
+
+
+def upstream(num: str, present) -> list[str]:
+    """The notebooks ``num`` reads from: DEPENDS, or, for a notebook not listed there, every
+    notebook numbered before it (``present``: the numbers of the project's notebooks)."""
+    return DEPENDS[num] if num in DEPENDS else sorted(n for n in present if n < num)
 
 
 def _hash_files(paths) -> str:
@@ -152,7 +158,7 @@ def stamp_of(root: Path, lock: str, nb: Path, base: str | None = None) -> str:
     by_num = {n.name[:2]: n for n in notebooks(root)}
     num = nb.name[:2]
     parts = [base or _base_hash(root), lock, _code_hash(nb)]
-    for d in DEPENDS.get(num, []):
+    for d in upstream(num, by_num):
         up = by_num.get(d)
         parts.append(d + ":" + (_hash_files(products(root, up)) if up is not None else "absent"))
     extra = [p for pattern in EXTRA_INPUTS.get(num, []) for p in sorted(root.glob(pattern))]
@@ -170,12 +176,13 @@ def run_notebooks(todo: list[Path], root: Path, workers: int, on_done, debug: bo
     of new notebooks and is raised once the running ones end."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
     pending = {nb.name[:2]: nb for nb in todo}
+    names = set(pending)
     running: dict = {}
     failure: BaseException | None = None
 
     def ready(num: str) -> bool:
         busy = {n for n, _ in running.values()}
-        return all(d not in pending and d not in busy for d in DEPENDS.get(num, []))
+        return all(d not in pending and d not in busy for d in upstream(num, names))
 
     def start(num: str):
         nb = pending.pop(num)
@@ -246,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     ap = argparse.ArgumentParser(prog="python -m apec_sar.pipeline")
     ap.add_argument("--no-render", action="store_true", help="run the notebooks only")
-    ap.add_argument("--all", action="store_true", help="re-run every notebook, changed or not")
+    ap.add_argument("--all", action="store_true", help="re-run every notebook and render both formats, changed or not")
     ap.add_argument("--debug", action="store_true", help="show the full traceback of a raw-data error")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                     help="notebooks executed at the same time (default: 2, or 1 on a one-core machine)")
@@ -272,14 +279,23 @@ def _run(args) -> int:
     import json
     nbs = notebooks(root)
     stamp_file = root / "data" / "derived" / ".notebook_stamps.json"
-    fresh = args.all or not stamp_file.is_file()
-    old = {} if fresh else json.loads(stamp_file.read_text())
+    old: dict = {}
+    if not args.all and stamp_file.is_file():
+        try:
+            old = json.loads(stamp_file.read_text())
+        except ValueError:          # a stamps file cut short: everything re-runs
+            old = {}
     new: dict[str, str] = {}
     base: list[str] = []          # the package/configuration hash, computed once
 
+    def wrote(nb: Path) -> str:
+        """What the notebook left: its stored outputs (which the SAR embeds) and its files."""
+        import hashlib
+        return hashlib.sha256(_embedded(nb) + _hash_files(products(root, nb)).encode()).hexdigest()
+
     def should_run(nb: Path) -> bool:
-        """Run unless the notebook's inputs are those of its last run and what it wrote then is
-        on disk as it wrote it (a missing or altered result is rebuilt)."""
+        """Run unless the notebook's inputs are those of its last run and what it left then (its
+        stored outputs, its files) is as it left it (a missing or altered result is rebuilt)."""
         num = nb.name[:2]
         if not base:
             base.append(_base_hash(root))
@@ -288,15 +304,17 @@ def _run(args) -> int:
         written = ((num not in ANALYSES or (root / "data" / "ard" / f"{nb.stem}.csv").is_file())
                    and all(any(root.glob(p)) for p in PRODUCTS.get(num, [])))
         return not (isinstance(last, dict) and last.get("inputs") == new[num] and written
-                    and last.get("wrote") == _hash_files(products(root, nb)))
+                    and last.get("wrote") == wrote(nb))
 
     def skipped(nb: Path) -> None:
         print(f"[report] {nb.relative_to(root)}: unchanged, not re-run", flush=True)
 
     def done(nb: Path) -> None:
-        old[nb.name[:2]] = {"inputs": new[nb.name[:2]], "wrote": _hash_files(products(root, nb))}
+        old[nb.name[:2]] = {"inputs": new[nb.name[:2]], "wrote": wrote(nb)}
         stamp_file.parent.mkdir(parents=True, exist_ok=True)
-        stamp_file.write_text(json.dumps(old, indent=1, sort_keys=True))
+        tmp = stamp_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(old, indent=1, sort_keys=True))
+        os.replace(tmp, stamp_file)
     t0 = time.perf_counter()
     executed: list[Path] = []
     run_notebooks(nbs, root, args.jobs, lambda nb: (executed.append(nb), done(nb)), args.debug,
@@ -316,7 +334,7 @@ def _run(args) -> int:
     # the pre-render step (scripts/prerender.py) imports apec_sar: give Quarto this Python
     env = {**os.environ, "QUARTO_PYTHON": sys.executable}
     try:
-        log = _step("quarto render (HTML and PDF at the same time)", lambda: render_sar(root, quarto, env))
+        log = _step("quarto render (HTML and PDF at the same time)", lambda: render_sar(root, quarto, env, force=args.all))
     except RenderError as exc:
         print(f"[report] {exc}", file=sys.stderr)
         return 1
@@ -396,6 +414,25 @@ def _render_tree(root: Path, dst: Path) -> Path:
     return dst
 
 
+def _output_hash(out: Path, what: str, pdf_name: str) -> str:
+    """The bytes of a format's output as it is now: the PDF, or every file of the HTML site
+    (everything in the output folder but PDFs)."""
+    if what == "PDF":
+        files = [out / pdf_name] if (out / pdf_name).is_file() else []
+    else:
+        files = sorted(p for p in out.rglob("*") if p.is_file() and p.suffix != ".pdf") if out.is_dir() else []
+    return _hash_files(files) if files else "absent"
+
+
+def _write_json(path: Path, data) -> None:
+    """Write JSON through a temporary file, so that a stop never leaves half a record."""
+    import json
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def render_sar(root: Path, quarto: str, env: dict, parallel: bool = True, force: bool = False) -> str:
     """Render the SAR and return what Quarto printed. The HTML and the PDF are rendered at the same
     time, each from its own copy of the Quarto sources (:func:`_render_tree`; a book render of one
@@ -421,10 +458,14 @@ def render_sar(root: Path, quarto: str, env: dict, parallel: bool = True, force:
         record = json.loads(record_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         record = {}
+    pdf_name = f"{_book_output(root)}.pdf"
     inputs = render_inputs(root)
-    pdf = out / f"{_book_output(root)}.pdf"
-    present = {"HTML": (out / "index.html").is_file(), "PDF": pdf.is_file()}
-    todo = [what for what in ("HTML", "PDF") if force or not present[what] or record.get(what) != inputs]
+
+    def current(what: str) -> bool:
+        """The format's output is there, as its last render left it, from the same inputs."""
+        last = record.get(what)
+        return isinstance(last, dict) and last.get("inputs") == inputs and last.get("output") == _output_hash(out, what, pdf_name)
+    todo = [what for what in ("HTML", "PDF") if force or not current(what)]
     for what in ("HTML", "PDF"):
         if what not in todo:
             print(f"[report] {what}: nothing it shows has changed since its last render, not re-rendered", flush=True)
@@ -432,11 +473,11 @@ def render_sar(root: Path, quarto: str, env: dict, parallel: bool = True, force:
         return ""
     for what in todo:                   # outputs being replaced are not current until recorded again
         record.pop(what, None)
-    record_file.parent.mkdir(parents=True, exist_ok=True)
-    record_file.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+    _write_json(record_file, record)
     to = {"HTML": "html", "PDF": "sar-typst"}
     with tempfile.TemporaryDirectory(prefix="apec-sar-render-") as tmp:
         trees = {what: _render_tree(root, Path(tmp) / what / "project") for what in todo}
+        rendered = {what: render_inputs(trees[what]) for what in todo}    # what the render reads, exactly
         logs = {what: Path(tmp) / f"{what}.log" for what in todo}
         procs = {}
         for what in todo:
@@ -445,15 +486,24 @@ def render_sar(root: Path, quarto: str, env: dict, parallel: bool = True, force:
                                                stdout=log, stderr=subprocess.STDOUT)
         codes = {what: proc.wait() for what, proc in procs.items()}
         text = {what: log.read_text(encoding="utf-8", errors="replace") for what, log in logs.items()}
-        failed = [what for what in todo if codes[what] != 0]
+        expected = {"HTML": "index.html", "PDF": pdf_name}
+        failed = []
+        for what in todo:
+            built = trees[what] / "_output" / "sar"
+            if codes[what] != 0:
+                failed.append(what)
+            elif not (built / expected[what]).is_file():
+                failed.append(what)
+                text[what] += f"\nquarto exited 0 but wrote no _output/sar/{expected[what]}"
         out.mkdir(parents=True, exist_ok=True)
         for what in todo:
             if what in failed:
                 continue
             built = trees[what] / "_output" / "sar"
-            if what == "PDF":
-                for p in built.glob("*.pdf"):
-                    shutil.move(str(p), out / p.name)
+            if what == "PDF":           # the book's PDF; a PDF of another version or name goes
+                for p in out.glob("*.pdf"):
+                    p.unlink()
+                shutil.move(str(built / pdf_name), out / pdf_name)
             else:                       # the HTML site replaces the previous one; the PDF stays
                 for p in out.iterdir():
                     if p.suffix != ".pdf":
@@ -461,8 +511,8 @@ def render_sar(root: Path, quarto: str, env: dict, parallel: bool = True, force:
                 for p in built.iterdir():
                     if p.suffix != ".pdf":
                         shutil.move(str(p), out / p.name)
-            record[what] = inputs
-        record_file.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+            record[what] = {"inputs": rendered[what], "output": _output_hash(out, what, pdf_name)}
+        _write_json(record_file, record)
         if failed:
             raise RenderError(failed[0], text[failed[0]])
     return "".join(text[what] for what in todo)
