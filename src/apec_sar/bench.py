@@ -294,9 +294,11 @@ def main(argv: list[str] | None = None) -> int:
         for key, what in (("full", "make report, full"), ("edit", "  after a code edit in nb 05"),
                           ("edit_output", "  after an output edit in nb 05")):
             r = rep[key]
-            rendered = " + ".join(r["rendered"]) or "nothing to render"
-            print(f"{what:<34}{'':>12}{r['wall_s']:>10.1f}   {r['notebooks_n']} notebooks {r['notebooks_s']:.1f} s "
-                  f"(2 at a time); render {r['render_s']:.1f} s ({quarto}: {rendered})", flush=True)
+            rendered = (" + ".join(r["rendered"]) + " rendered" if r["rendered"] else "nothing to render") \
+                if shutil.which("quarto") else quarto
+            n = r["notebooks_n"]
+            print(f"{what:<34}{'':>12}{r['wall_s']:>10.1f}   {n} notebook{'' if n == 1 else 's'} executed in "
+                  f"{r['notebooks_s']:.1f} s (2 at a time); render {r['render_s']:.1f} s ({rendered})", flush=True)
         total = 0.0
         for name, sec in _measure_notebooks():
             total += sec
