@@ -261,7 +261,11 @@ def test_sar_table_carries_html_and_its_typst_twin():
     assert set(bundle) == {"text/html", "text/markdown", "text/plain"}
     md = bundle["text/markdown"]
     assert md.startswith("```{=typst}\n") and md.rstrip().endswith("```")
-    assert "columns: (60.00fr, 40.00fr,)" in md and "align: (left, center,)" in md
+    # the PDF's widths are the automatic ones (the longest texts, 9 and 17 characters, fit), not
+    # the HTML's percentages; the last row, the closing rule and the footnotes are the footer
+    assert 'table.footer(repeat: false, "\u00a0\u00a0\u00a0\u00a0Sex", "−0.5", table.hline(stroke: 0.8pt), ' \
+        'table.cell(colspan: 2, align: left, text(size: 0.9em, "p' in md and "sticky: true" in md
+    assert "columns: (9.00fr, 17.00fr,)" in md and "align: (left, center,)" in md
     assert 'table.cell(colspan: 2, align: left, emph("PFS model"))' in md      # the row group spans the width
     assert '"Age \\"old\\""' in md                                          # quotes escaped in the string literal
     assert '"\u00a0\u00a0\u00a0\u00a0Sex"' in md                             # indentation kept
@@ -272,16 +276,16 @@ def test_sar_table_carries_html_and_its_typst_twin():
 
 def test_column_weights_follow_the_automatic_table_layout():
     from apec_sar.tables import column_weights
-    # natural widths fit (97.4 characters for two columns): each column its longest text,
+    # natural widths fit (106.5 characters for two columns): each column its longest text,
     # a header counting 10% wider
     assert column_weights([["12"], ["345"]], ["A", "B"]) == [2, 3]
     assert column_weights([["1"], ["2"]], ["Grade", "N"]) == pytest.approx([5.5, 1.1])
     # too wide: minimums (longest unbreakable word; 'APEC-0003' does not break at its hyphen)
-    # plus the rest (96.1702 - 23 characters) shared by what each lacks: 56 (of 60) and 181 (of
-    # 191) of 237
+    # plus the rest (105.1163 - 23 characters: 452 pt at 4.3 pt a character) shared by what each column's texts need beyond
+    # the minimum, averaged over its one row and its header: 56 / 2 and 181 / 2 of 237 / 2
     long4, long10 = "aaaa " * 12, "bbbbbbbbbb " * 17 + "bbbb"
     w = column_weights([[long4], ["APEC-0003"], [long10]], ["x", "y", "z"])
-    assert w == pytest.approx([4 + 56 * 73.1702 / 237, 9, 10 + 181 * 73.1702 / 237], abs=1e-3)
+    assert w == pytest.approx([4 + 56 * 82.1163 / 237, 9, 10 + 181 * 82.1163 / 237], abs=1e-3)
     # a no-break space joins words: 'Listing\u00a016.2.7.1' is one word of 16 characters
     assert column_weights([["Listing\u00a016.2.7.1"]], ["Output"]) == [16]
     # even the minimums overflow: they are kept, in proportion

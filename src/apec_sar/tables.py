@@ -70,8 +70,10 @@ def _typst_str(text) -> str:
 
 # the PDF's table geometry (the Typst template: A4, 2.2 cm side margins, tables at 8.5 pt) in
 # characters: a conservative average glyph width, so that an estimate never exceeds the page
-TEXT_WIDTH_PT, GLYPH_PT, INSET_PT, LONG_TEXT = 470.0, 4.7, 6.0, 400
-_BREAKS = re.compile(r"[ \t\n/]+")          # a line breaks at a space or a slash, never at a no-break space
+TEXT_WIDTH_PT, GLYPH_PT, INSET_PT, LONG_TEXT = 470.0, 4.3, 6.0, 400
+# a line breaks at a space, after a slash, or after a hyphen followed by a letter
+# ("Brookmeyer-|Crowley", not "APEC-|0003"); never at a no-break space
+_BREAKS = re.compile(r"[ \t\n]+|(?<=/)|(?<=-)(?=[^\W\d_])")
 
 
 def column_weights(texts: list[list[str]], headers: list[str]) -> list[float]:
@@ -80,20 +82,25 @@ def column_weights(texts: list[list[str]], headers: list[str]) -> list[float]:
     ``LONG_TEXT`` characters), its minimum its longest unbreakable word (bold headers
     count 10% wider). If the natural widths fit, the columns get them (the slack shared in their
     proportion); else every column gets its minimum and the rest is shared in proportion to what
-    each lacks of its natural width; only when even the minimums do not fit are they scaled."""
+    its texts need beyond it, on average over its rows and header; only when even the minimums
+    do not fit are they scaled."""
     def word(t):
         return max((len(w) for w in _BREAKS.split(t)), default=0)
-    natural, minimum = [], []
+    natural, minimum, lack = [], [], []
     for col, h in zip(texts, headers):
-        natural.append(max([min(len(t), LONG_TEXT) for t in col] + [1.1 * min(len(h), LONG_TEXT), 1]))
+        lengths = [min(len(t), LONG_TEXT) for t in col]
+        natural.append(max(lengths + [1.1 * min(len(h), LONG_TEXT), 1]))
         minimum.append(max([word(t) for t in col] + [1.1 * word(h), 1]))
+        # what the column's texts need beyond the minimum, on average over its rows (the row
+        # heights follow every row's texts, not the one longest)
+        lack.append(sum(max(0.0, n - minimum[-1]) for n in lengths + [1.1 * min(len(h), LONG_TEXT)])
+                    / (len(lengths) + 1))
     natural = [max(n, m) for n, m in zip(natural, minimum)]
     width = (TEXT_WIDTH_PT - INSET_PT * len(headers)) / GLYPH_PT
-    if sum(natural) <= width or sum(natural) == sum(minimum):
+    if sum(natural) <= width or sum(lack) == 0:
         return natural
     if sum(minimum) >= width:
         return minimum
-    lack = [n - m for n, m in zip(natural, minimum)]
     share = (width - sum(minimum)) / sum(lack)
     return [m + share * l for m, l in zip(minimum, lack)]
 
@@ -102,30 +109,46 @@ def typst_table(d: pd.DataFrame, header: str, notes, shown: list[str], aligns: d
                 group: str | None = None, widths: list[float] | None = None) -> str:
     """The Typst code of a SAR table: the header line (population, N), a booktabs table (a rule
     above and below the column labels, which repeat on every page, and one at the end), row groups
-    spanning the width, then the footnotes. Column widths are the given percentages, else those of
-    :func:`column_weights`; the table spans the text width."""
-    if widths is None:
-        widths = column_weights([[str(v) for v in d[c]] for c in shown], [str(c) for c in shown])
+    spanning the width, then the footnotes, kept on the page of the table's last row. Column
+    widths are those of :func:`column_weights` (``widths``, the HTML's percentages, are not used:
+    the automatic rule knows the PDF's page); the table spans the text width. The header line
+    stays with the table."""
+    widths = column_weights([[str(v) for v in d[c]] for c in shown], [str(c) for c in shown])
     cols = ", ".join(f"{w:.2f}fr" for w in widths)
     align = ", ".join({"left": "left", "center": "center", "right": "right"}[aligns[c]] for c in shown)
     n = len(shown)
     cells = []
     head = ", ".join(f"text(weight: \"bold\", {_typst_str(c)})" for c in shown)
     current = object()
-    for _, row in d.iterrows():
+    rows = list(d.iterrows())
+    for i, (_, row) in enumerate(rows):
         if group is not None and row[group] != current:
             current = row[group]
             cells.append(f"table.cell(colspan: {n}, align: left, emph({_typst_str(current)}))")
-        cells.append(", ".join(_typst_str(row[c]) for c in shown))
+        texts = ", ".join(_typst_str(row[c]) for c in shown)
+        if i < len(rows) - 1:
+            cells.append(texts)
     body = ",\n  ".join(cells)
+    # the last row, the closing rule and the footnotes make the table's footer, printed once at
+    # its end: a page never breaks between them (no footnote page without its table). The note
+    # cells keep the table's inset (Typst 0.15 sizes a spanning cell with another inset wrongly)
+    last = ""
+    if rows:
+        notes_code = "".join(f", table.cell(colspan: {n}, align: left, text(size: 0.9em, {_typst_str(note)}))"
+                             for note in notes)
+        last = (f"  table.footer(repeat: false, {', '.join(_typst_str(rows[-1][1][c]) for c in shown)}, "
+                f"table.hline(stroke: 0.8pt){notes_code}),\n")
     lines = []
     if header:
-        lines.append(f"#align(left, block(below: 0.4em, text(size: 0.95em, fill: luma(90), {_typst_str(header)})))")
+        lines.append(f"#align(left, block(below: 0.4em, sticky: true, text(size: 0.95em, fill: luma(90), "
+                     f"{_typst_str(header)})))")
     lines.append(f"#table(columns: ({cols},), align: ({align},), stroke: none, inset: (x: 3pt, y: 2.5pt),\n"
                  f"  table.header(table.hline(stroke: 0.8pt), {head}, table.hline(stroke: 0.5pt)),\n"
-                 f"  {body}{',' if body else ''}\n  table.hline(stroke: 0.8pt))")
-    for note in notes:
-        lines.append(f"#align(left, block(above: 0.3em, below: 0em, text(size: 0.9em, {_typst_str(note)})))")
+                 f"  {body}{',' if body else ''}\n{last})")
+    if not rows:                        # an empty table: its closing rule and notes follow it
+        lines[-1] = lines[-1][:-1] + "  table.hline(stroke: 0.8pt))"
+        lines += [f"#align(left, block(above: 0.3em, below: 0em, text(size: 0.9em, {_typst_str(note)})))"
+                  for note in notes]
     return "\n".join(lines)
 
 
@@ -202,7 +225,8 @@ def gt_table(df: pd.DataFrame, table_id: str, header: str, notes=(), *, align_fi
                     table_id, (len(d), len(shown)))
 
 
-STATISTIC = re.compile(r"^[\s\u00a0\d.,:;()%<>=+\-–−≥≤±NE/]*$")
+# numbers, signs and the few words a statistic's cell may hold instead ("NE", "n too small")
+STATISTIC = re.compile(r"^(?:NE|NA|n too small|not estimable|[\s\u00a0\d.,:;()%<>=+\-–−≥≤±/])*$")
 
 
 def _numeric_column(values: pd.Series) -> bool:
