@@ -215,6 +215,23 @@ def test_describe_never_drops_an_unlisted_level():
     assert sum(stat(a, stat=f"n[{k}]") for k in (0, 1, 2, 3, "Missing")) == 5
 
 
+def test_a_level_only_one_population_has_keeps_its_numeric_place():
+    from apec_sar.analysis.summary import describe
+    from apec_sar.tables import describe_table
+    ard = pd.concat([describe(pd.DataFrame({"L": [1, 2, None]}), [("L", "Lines", [1, 2])], "t", "x", "A").frame(),
+                     describe(pd.DataFrame({"L": [0, 1, 2]}), [("L", "Lines", [1, 2])], "t", "x", "B").frame()])
+    rows = describe_table(ard, {"A": "A", "B": "B"}).Characteristic.str.strip().tolist()
+    assert rows == ["Lines, n (%)", "0", "1", "2", "Missing"]
+
+
+def test_describe_puts_an_unlisted_numeric_level_in_numeric_order():
+    """0 prior lines, unlisted, comes before 1, 2, 3 -- also for a nullable integer column."""
+    from apec_sar.analysis.summary import describe
+    df = pd.DataFrame({"PRLINES": pd.array([0, 1, 2, 2, 3], dtype="Int64")})
+    a = describe(df, [("PRLINES", "Lines", [1, 2, 3])], "t", "x", "p").frame()
+    assert [s for s in a.STAT if s.startswith("n[")] == ["n[0]", "n[1]", "n[2]", "n[3]"]
+
+
 def test_ae_overview_counts_an_irae_outside_the_teae_window():
     adsl, adae = _ae_data()
     adae = adae.assign(AEIRFL=["N", "N", "N", "N", "N", "Y"])      # D's event: not treatment-emergent, irAE window

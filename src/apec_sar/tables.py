@@ -331,6 +331,20 @@ def rspt01(ard: pd.DataFrame, params: list[str], labels: dict[str, str]) -> pd.D
 LEVEL_LABELS = {"Y": "Yes", "N": "No", "M": "Male", "F": "Female"}   # codes printed as words
 
 
+def _level_order(levels: list[str]) -> list[str]:
+    """The levels of a categorical row block, as the populations list them; numeric levels in
+    numeric order even when one population has a level the other lacks (0 lines before 1)."""
+    def number(v):
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    shown = [v for v in levels if v != "Missing"]
+    if shown and all(number(v) is not None for v in shown):
+        return sorted(shown, key=number) + [v for v in levels if v == "Missing"]
+    return levels
+
+
 def describe_table(ard: pd.DataFrame, columns: str | dict[str, str] = "Value",
                    decimals: dict[str, int] | None = None, blocks: dict[str, str] | None = None) -> pd.DataFrame:
     """DMT01-style rows from :func:`apec_sar.analysis.summary.describe` ARD rows.
@@ -378,7 +392,7 @@ def describe_table(ard: pd.DataFrame, columns: str | dict[str, str] = "Value",
                                  **{labels[p]: cell(st[p] or None, p, kind, d) for p in pops}})
             else:
                 rows.append({"Characteristic": label + ", n (%)", **{labels[p]: "" for p in pops}})
-                levels = list(dict.fromkeys(s[2:-1] for s in g.STAT if s.startswith("n[")))
+                levels = _level_order(list(dict.fromkeys(s[2:-1] for s in g.STAT if s.startswith("n["))))
                 for lev in levels:
                     rows.append({"Characteristic": f"  {LEVEL_LABELS.get(lev, lev)}", **{
                         labels[p]: (f"{int(st[p][f'n[{lev}]'])} ({fmt(st[p][f'pct[{lev}]'], 1)})"

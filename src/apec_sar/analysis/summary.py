@@ -30,7 +30,10 @@ def describe(df: pd.DataFrame, variables: list[tuple[str, str, str | list | None
         else:
             # a value the caller did not list is shown, never dropped (e.g. ECOG 3 among the
             # screened): the counts of a variable always add up to N
-            seen = {int(v) if isinstance(v, float) and v.is_integer() else v for v in x.dropna().unique()}
+            def plain(v):           # numpy scalars as Python numbers; 2.0 as 2
+                v = v.item() if isinstance(v, np.generic) else v
+                return int(v) if isinstance(v, float) and v.is_integer() else v
+            seen = {plain(v) for v in x.dropna().unique()}
             extra = sorted(seen - set(kind), key=str)
             levels = list(kind) + extra
             if extra and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in levels):
