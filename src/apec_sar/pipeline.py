@@ -177,6 +177,7 @@ def run_notebooks(todo: list[Path], root: Path, workers: int, on_done, debug: bo
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
     pending = {nb.name[:2]: nb for nb in todo}
     names = set(pending)
+    decided: dict[str, bool] = {}
     running: dict = {}
     failure: BaseException | None = None
 
@@ -201,7 +202,10 @@ def run_notebooks(todo: list[Path], root: Path, workers: int, on_done, debug: bo
                 while skipped:          # a skipped notebook may make others ready at once
                     skipped = False
                     for num in sorted(pending):
-                        if num in pending and ready(num) and should_run is not None and not should_run(pending[num]):
+                        if num in decided or not ready(num):
+                            continue
+                        decided[num] = should_run is None or should_run(pending[num])   # asked once
+                        if not decided[num]:
                             nb = pending.pop(num)
                             if on_skip is not None:
                                 on_skip(nb)
