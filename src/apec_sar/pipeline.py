@@ -132,6 +132,14 @@ def products(root: Path, nb: Path) -> list[Path]:
     return [p for p in found if p.is_file()]
 
 
+def products_complete(root: Path, nb: Path) -> bool:
+    """Every file notebook ``nb`` writes is there: its ARD (an analysis notebook) and at least one
+    file for each of its PRODUCTS patterns."""
+    num = nb.name[:2]
+    return ((num not in ANALYSES or (root / "data" / "ard" / f"{nb.stem}.csv").is_file())
+            and all(any(root.glob(p)) for p in PRODUCTS.get(num, [])))
+
+
 def _environment() -> str:
     """The Python version and every installed distribution with its version: an upgraded
     package can change a result (and notebook 09 prints the versions)."""
@@ -152,8 +160,8 @@ def _base_hash(root: Path) -> str:
 def stamp_of(root: Path, lock: str, nb: Path, base: str | None = None) -> str:
     """A notebook's stamp: its code, the package source and the installed packages, the
     configuration, the data lock, the files it reads besides those (EXTRA_INPUTS) and the current
-    content of what its upstream notebooks (DEPENDS) wrote. Computed once those have run, so that an upstream re-run that
-    wrote the same bytes leaves the stamp as it was."""
+    content of what its upstream notebooks (DEPENDS) wrote. Computed once those have run, so that
+    an upstream re-run that wrote the same bytes leaves the stamp as it was."""
     import hashlib
     by_num = {n.name[:2]: n for n in notebooks(root)}
     num = nb.name[:2]
@@ -305,9 +313,7 @@ def _run(args) -> int:
             base.append(_base_hash(root))
         new[num] = stamp_of(root, lock, nb, base[0])
         last = old.get(num)
-        written = ((num not in ANALYSES or (root / "data" / "ard" / f"{nb.stem}.csv").is_file())
-                   and all(any(root.glob(p)) for p in PRODUCTS.get(num, [])))
-        return not (isinstance(last, dict) and last.get("inputs") == new[num] and written
+        return not (isinstance(last, dict) and last.get("inputs") == new[num] and products_complete(root, nb)
                     and last.get("wrote") == wrote(nb))
 
     def skipped(nb: Path) -> None:
@@ -315,10 +321,7 @@ def _run(args) -> int:
 
     def done(nb: Path) -> None:
         old[nb.name[:2]] = {"inputs": new[nb.name[:2]], "wrote": wrote(nb)}
-        stamp_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = stamp_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(old, indent=1, sort_keys=True))
-        os.replace(tmp, stamp_file)
+        _write_json(stamp_file, old)
     t0 = time.perf_counter()
     executed: list[Path] = []
     run_notebooks(nbs, root, args.jobs, lambda nb: (executed.append(nb), done(nb)), args.debug,

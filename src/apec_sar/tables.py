@@ -106,12 +106,12 @@ def column_weights(texts: list[list[str]], headers: list[str]) -> list[float]:
 
 
 def typst_table(d: pd.DataFrame, header: str, notes, shown: list[str], aligns: dict[str, str],
-                group: str | None = None, widths: list[float] | None = None) -> str:
+                group: str | None = None) -> str:
     """The Typst code of a SAR table: the header line (population, N), a booktabs table (a rule
     above and below the column labels, which repeat on every page, and one at the end), row groups
     spanning the width, then the footnotes, kept on the page of the table's last row. Column
-    widths are those of :func:`column_weights` (``widths``, the HTML's percentages, are not used:
-    the automatic rule knows the PDF's page); the table spans the text width. The header line
+    widths are those of :func:`column_weights` (a table's HTML percentages are not used: the
+    automatic rule knows the PDF's page); the table spans the text width. The header line
     stays with the table."""
     widths = column_weights([[str(v) for v in d[c]] for c in shown], [str(c) for c in shown])
     cols = ", ".join(f"{w:.2f}fr" for w in widths)
@@ -125,9 +125,8 @@ def typst_table(d: pd.DataFrame, header: str, notes, shown: list[str], aligns: d
         if group is not None and row[group] != current:
             current = row[group]
             cells.append(f"table.cell(colspan: {n}, align: left, emph({_typst_str(current)}))")
-        texts = ", ".join(_typst_str(row[c]) for c in shown)
         if i < len(rows) - 1:
-            cells.append(texts)
+            cells.append(", ".join(_typst_str(row[c]) for c in shown))
     body = ",\n  ".join(cells)
     # the last row, the closing rule and the footnotes make the table's footer, printed once at
     # its end: a page never breaks between them (no footnote page without its table). The note
@@ -221,7 +220,7 @@ def gt_table(df: pd.DataFrame, table_id: str, header: str, notes=(), *, align_fi
     for n in notes:
         g = g.tab_source_note(n)
     aligns = {c: "center" if c in numeric else "left" for c in rest} | {shown[0]: align_first}
-    return SarTable(g, typst_table(d, typeset(header) if header else "", notes, shown, aligns, group, widths),
+    return SarTable(g, typst_table(d, typeset(header) if header else "", notes, shown, aligns, group),
                     table_id, (len(d), len(shown)))
 
 
