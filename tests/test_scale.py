@@ -199,3 +199,12 @@ def test_km_from_summed_partition_counts_equals_the_one_shot_km():
 
 def test_raw_files_are_all_partitioned():
     assert set(raw_files()) == {f.stem for f in RAW.glob("*.csv")}
+
+
+@pytest.mark.parametrize(("records", "threads", "expected"), [
+    (29, 1, 1), (29, 2, 2),                   # a small extract still gives every thread a partition
+    (100_000, 1, 5), (100_000, 2, 6),         # 5 of 20,000 on 2 threads would leave one idle in round 3
+    (1_000_000, 2, 50), (1_000_000, 3, 51), (1_000_000, 8, 56),
+    (20_001, 2, 2), (0, 2, 2)])
+def test_default_partitions_fill_whole_rounds_of_the_worker_threads(records, threads, expected):
+    assert scale.default_partitions(records, threads) == expected

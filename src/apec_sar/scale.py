@@ -36,7 +36,8 @@ partitions hold problems, the first partition to fail is reported (the in-memory
 the first rule of its chain; both are clean messages about real problems).
 
 What scales with what: workers' memory with the partition size (``--partitions``; default
-about 20,000 patients a partition), wall time with patients / workers. Two single tasks see
+about 20,000 patients a partition, the count rounded up to a multiple of the cluster's worker
+threads, :func:`default_partitions`), wall time with patients / workers. Two single tasks see
 every patient in a few columns (the subject key from the screening log; rule I08); the client
 holds the subject key, each patient's partition number and the per-partition summaries, never a
 clinical table. Raw and output folders must be visible to the client and every worker (a shared
@@ -72,6 +73,14 @@ DATASETS = ("adsl", "adrs", "adtr", "adtte", "adae", "adex")
 PATIENTS_PER_PARTITION = 20_000
 BLOCK_BYTES = 64 << 20
 KM_PARAMS = ("PFS", "OS")
+# The LocalCluster's workers start with glibc's own malloc tuning: Dask's nanny sets
+# MALLOC_TRIM_THRESHOLD_=65536 (so idle workers hand memory back to the system), which also
+# switches off glibc's dynamic mmap threshold, so every large pandas/numpy array is a fresh mmap
+# and is page-faulted in again. On this workload that costs about a quarter of the wall time
+# (one 20,000-patient partition: 6.2 s -> 8.2 s, system time 1.1 s -> 2.6 s), for peaks that
+# differ by under 5 %. A cluster's own workers: start them with this setting too
+# (dask config ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null``).
+WORKER_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": None}
 
 
 @dataclass
@@ -119,6 +128,16 @@ def _reset_peak() -> None:
             fh.write("5")
     except OSError:
         pass
+
+
+def default_partitions(records: int, threads: int, per_partition: int = PATIENTS_PER_PARTITION) -> int:
+    """The number of patient partitions: about ``per_partition`` screening records each, rounded up
+    to a whole number of rounds of the cluster's worker threads, so that no thread idles through
+    a last round the others do not share (5 partitions on 2 workers take 3 rounds of one
+    partition each; 6 smaller ones take 3 rounds too, and finish sooner)."""
+    threads = max(1, int(threads))
+    p = max(1, -(-int(records) // per_partition))
+    return -(-p // threads) * threads
 
 
 def _read_block(args) -> pd.DataFrame:
@@ -341,6 +360,12 @@ class _Engine:
                 f.result()
         return out
 
+    def threads(self) -> int:
+        """Worker threads of the cluster (1 for a local scheduler but 'threads': the machine's cores)."""
+        if self.client is None:
+            return (os.cpu_count() or 1) if self.local == "threads" else 1
+        return int(sum(self.client.nthreads().values())) or 1
+
     def reset_peaks(self) -> None:
         _reset_peak()
         if self.client is not None:
@@ -376,8 +401,9 @@ def _connect(workers: int | None, scheduler: str | None):
     if scheduler:
         return Client(scheduler), None, None
     n = workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=50)   # a raw-data error is reported once, by the client
+    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=50)   # a raw-data error is reported once, by the client
     return Client(cluster), cluster, None
 
 
@@ -438,7 +464,7 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     # the subject key of the whole extract, and each patient's partition (on a worker)
     t1 = time.perf_counter()
     n_records = int(sum(n for n, _ in counts_of["screening_log"])) - 1 - blanks["screening_log"]
-    p = partitions or max(1, -(-n_records // PATIENTS_PER_PARTITION))
+    p = partitions or default_partitions(n_records, eng.threads())
     sk = dask.delayed(_subject_key, nout=2)(frames["screening_log"].to_delayed(), p)
     key_slices = dask.delayed(_key_slices, nout=p)(sk[0], sk[1], p)
     part_d, *key_slices = eng.persist("subject key (screening log)", [sk[1], *key_slices])   # kept by the workers
@@ -615,7 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scheduler", default=None,
                     help="address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786) to run on instead")
     ap.add_argument("--partitions", type=int, default=None,
-                    help=f"patient partitions (default: one per {PATIENTS_PER_PARTITION:,d} screening records)")
+                    help=f"patient partitions (default: one per {PATIENTS_PER_PARTITION:,d} screening records, "
+                         "rounded up to a multiple of the worker threads)")
     ap.add_argument("--block-mb", type=float, default=BLOCK_BYTES / 2 ** 20, help="raw CSV block size read by a task")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     ap.add_argument("--debug", action="store_true", help="show the full traceback of a raw-data error")
