@@ -208,3 +208,11 @@ def test_raw_files_are_all_partitioned():
     (20_001, 2, 2), (0, 2, 2)])
 def test_default_partitions_fill_whole_rounds_of_the_worker_threads(records, threads, expected):
     assert scale.default_partitions(records, threads) == expected
+
+
+@pytest.mark.parametrize(("total_mb", "threads", "expected_mb"), [
+    (250, 2, 31.25),          # 10^5 patients: 8 blocks, not 4 (whole 64 MB blocks would leave a worker idle)
+    (2560, 2, 64), (2560, 16, 40),
+    (1, 2, 4), (0, 1, 4)])    # never below 4 MB a block
+def test_default_block_bytes_give_every_thread_several_blocks(total_mb, threads, expected_mb):
+    assert scale.default_block_bytes(int(total_mb * 2 ** 20), threads) == int(expected_mb * 2 ** 20)

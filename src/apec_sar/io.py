@@ -301,13 +301,19 @@ def categorical_table(table: pa.Table, file: str) -> pd.DataFrame:
     return _categoricals(table, file, table["SRC_ROW"].to_numpy().astype(np.int64))
 
 
-def categorical_frame(df: pd.DataFrame, file: str) -> pd.DataFrame:
-    """A frame of :func:`read_block` in the reader's final form (as :func:`read_raw` returns)."""
-    table = pa.table({c: _arrow_strings(df[c]) for c in dict_columns(file)})
-    return _categoricals(table, file, df.SRC_ROW.to_numpy(dtype=np.int64))
+def categorical_frame(df: pd.DataFrame | list[pd.DataFrame], file: str) -> pd.DataFrame:
+    """A frame of :func:`read_block` (or a list of them, one after the other) in the reader's
+    final form (as :func:`read_raw` returns)."""
+    frames = df if isinstance(df, list) else [df]
+    cols = dict_columns(file)
+    table = pa.concat_tables([pa.table({c: arrow_strings(x[c]) for c in cols}) for x in frames]) if frames else \
+        pa.table({c: pa.array([], pa.string()) for c in cols})
+    src = np.concatenate([x.SRC_ROW.to_numpy(dtype=np.int64) for x in frames]) if frames else np.zeros(0, np.int64)
+    return _categoricals(table, file, src)
 
 
-def _arrow_strings(s: pd.Series) -> pa.Array:
+def arrow_strings(s: pd.Series) -> pa.Array:
+    """A column of strings as an Arrow string array (no copy when it is Arrow-backed)."""
     if isinstance(s.dtype, pd.ArrowDtype) or (isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow"):
         return pa.array(s.array).cast(pa.string())
     return pa.array(s.astype(object).where(s.notna(), None).to_numpy(), type=pa.string())   # a shuffle's other form

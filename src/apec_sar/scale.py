@@ -65,13 +65,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from . import io
 from .dictionary import raw_files
 
 DATASETS = ("adsl", "adrs", "adtr", "adtte", "adae", "adex")
 PATIENTS_PER_PARTITION = 20_000
-BLOCK_BYTES = 64 << 20
+BLOCK_BYTES = 64 << 20          # the largest raw block a task reads
+MIN_BLOCK_BYTES = 4 << 20
+TASKS_PER_THREAD = 4            # raw blocks per worker thread, at least, when the extract allows
 KM_PARAMS = ("PFS", "OS")
 # The LocalCluster's workers start with glibc's own malloc tuning: Dask's nanny sets
 # MALLOC_TRIM_THRESHOLD_=65536 (so idle workers hand memory back to the system), which also
@@ -99,6 +102,7 @@ class ScaleResult:
     cox: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
     peak_mb: dict[str, float] = field(default_factory=dict)
+    partition_seconds: dict[str, float] = field(default_factory=dict)   # summed over partitions
 
     @property
     def reconciles(self) -> bool:
@@ -140,6 +144,14 @@ def default_partitions(records: int, threads: int, per_partition: int = PATIENTS
     return -(-p // threads) * threads
 
 
+def default_block_bytes(total_bytes: int, threads: int) -> int:
+    """The raw block a task reads: the extract in at least ``TASKS_PER_THREAD`` blocks per worker
+    thread (so the reading and splitting tasks balance over the workers), between 4 and 64 MB
+    (a block's rows, as strings, are a few times its bytes in a worker's memory)."""
+    want = int(total_bytes) // (TASKS_PER_THREAD * max(1, int(threads)))
+    return int(min(BLOCK_BYTES, max(MIN_BLOCK_BYTES, want)))
+
+
 def _read_block(args) -> pd.DataFrame:
     return io.read_block(*args)
 
@@ -148,6 +160,8 @@ def _partition_numbers(subjid: pd.Series, part_of: pd.Series) -> np.ndarray:
     """The partition of each row, by its normalised SUBJID (rule I01's function); a SUBJID not in
     the screening log goes to partition 0, where rule I02 stops the run naming every such row."""
     from .clean.identity import normalise_identifier
+    if not isinstance(subjid.dtype, pd.CategoricalDtype):      # a block's Arrow strings: encoded by Arrow,
+        subjid = pd.Series(pc.dictionary_encode(io.arrow_strings(subjid)).to_pandas(), index=subjid.index)  # 8x pandas
     norm = normalise_identifier(subjid)
     cats = part_of.reindex(norm.cat.categories).fillna(0).to_numpy(dtype=np.int64)
     codes = norm.cat.codes.to_numpy()
@@ -160,7 +174,7 @@ def _subject_key(blocks: list[pd.DataFrame], partitions: int) -> tuple[pd.DataFr
     number, or of the SUBJID for a record without one (never linked, rule I03)."""
     from .clean.extract import subject_key_of_screening_log
     from .clean.schema import validate_raw
-    scr = io.categorical_frame(pd.concat(blocks, ignore_index=True), "screening_log")
+    scr = io.categorical_frame(list(blocks), "screening_log")
     validate_raw("screening_log", scr)
     key, ids = subject_key_of_screening_log(scr)
     card = ids.ID_CARD_NO.to_numpy(dtype=object)
@@ -226,6 +240,7 @@ class _Part:
     schemas: dict = field(default_factory=dict)
     seconds: float = 0.0
     peak_mb: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)     # seconds of each step of the task
 
 
 def _write_part(df: pd.DataFrame, folder: Path, k: int, description: str):
@@ -264,6 +279,7 @@ def _run_partition(k: int, work: str, key: pd.DataFrame, cutoff: dt.date, out: s
     t0 = time.perf_counter()
     out = Path(out)
     raw = _read_partition(Path(work), k)
+    steps = {"read": time.perf_counter() - t0}
     if not len(raw["screening_log"]) and not any(len(df) for df in raw.values()):
         return _Part(k, 0, 0, 0, seconds=time.perf_counter() - t0, peak_mb=_peak_rss_mb())
     for f in raw_files():
@@ -276,7 +292,9 @@ def _run_partition(k: int, work: str, key: pd.DataFrame, cutoff: dt.date, out: s
                            f"and misses {len(kept - named)} it kept (e.g. {sorted(kept ^ named)[:3]})")
     tables, key = pseudonymise(tables, key)
     queries = log.frame()
+    steps["clean"] = time.perf_counter() - t0 - steps["read"]
     d = derive_all(CleanResult(tables, queries, log.harmonisation(), recon, key), cutoff)
+    steps["derive"] = time.perf_counter() - t0 - steps["read"] - steps["clean"]
     schemas = {name: _write_part(df, out / name, k, DESCRIPTIONS[name]) for name, df in d.datasets.items()}
     schemas["query_log"] = _write_part(queries, out / "query_log", k, "Query log (one partition)")
     adtte = d.datasets["adtte"]
@@ -289,8 +307,10 @@ def _run_partition(k: int, work: str, key: pd.DataFrame, cutoff: dt.date, out: s
     with open(Path(work) / "i08" / f"{k:05d}.pkl", "wb") as fh:       # for rule I08 across partitions
         pickle.dump(pdup, fh, protocol=pickle.HIGHEST_PROTOCOL)
     adsl = d.datasets["adsl"]
+    seconds = time.perf_counter() - t0
+    steps["write"] = seconds - steps["read"] - steps["clean"] - steps["derive"]
     return _Part(k, len(adsl), int((adsl.EFFFL == "Y").sum()), len(queries), d.consort, d.reconciliation, recon,
-                 log.notes, km, schemas, time.perf_counter() - t0, _peak_rss_mb())
+                 log.notes, km, schemas, seconds, _peak_rss_mb(), steps)
 
 
 def _rewrite(path: str, schema) -> None:
@@ -408,7 +428,7 @@ def _connect(workers: int | None, scheduler: str | None):
 
 
 def run(raw: Path, out: Path, cutoff: dt.date, *, workers: int | None = None, scheduler: str | None = None,
-        partitions: int | None = None, block_bytes: int = BLOCK_BYTES, progress: bool = True,
+        partitions: int | None = None, block_bytes: int | None = None, progress: bool = True,
         client=None) -> ScaleResult:
     """Clean and derive the extract in ``raw`` partitioned by patient on Dask, writing to ``out``
     (module docstring). ``scheduler``: a Dask scheduler address, or 'synchronous' / 'threads' /
@@ -429,7 +449,8 @@ def run(raw: Path, out: Path, cutoff: dt.date, *, workers: int | None = None, sc
                 cluster.close()
 
 
-def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | None, block_bytes: int) -> ScaleResult:
+def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | None,
+         block_bytes: int | None) -> ScaleResult:
     import dask
     import dask.dataframe as dd
 
@@ -443,6 +464,8 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     heads = {f: io.open_raw(raw, f, file_logs[f]) for f in files}          # F01-F07 on the client
 
     # line numbers: each block's first line is the count of lines before it
+    if block_bytes is None:
+        block_bytes = default_block_bytes(sum(heads[f][0].stat().st_size for f in files), eng.threads())
     spans = {f: io.blocks(heads[f][0], block_bytes) for f in files}
     todo = [dask.delayed(io.line_counts, pure=True)(str(heads[f][0]), s, e) for f in files for s, e in spans[f]]
     counts = iter(eng.compute("counting lines", todo))
@@ -530,7 +553,8 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     times["total"] = time.perf_counter() - t0
     res = ScaleResult(out, p, len(eng.client.nthreads()) if eng.client else 1, n_patients,
                       int(sum(x.analysed for x in done)), int(sum(x.queries for x in done) + sum(len(q) for q in glog.parts)),
-                      consort, rec, crec, harmonisation, survival, cox, times, eng.peak_mb())
+                      consort, rec, crec, harmonisation, survival, cox, times, eng.peak_mb(),
+                      {st: float(sum(x.steps.get(st, 0.0) for x in done)) for st in ("read", "clean", "derive", "write")})
     _write_summary(res, cutoff)
     return res
 
@@ -612,6 +636,7 @@ def _write_summary(r: ScaleResult, cutoff: dt.date) -> None:
                "patients_screened": r.patients_screened, "patients_analysed": r.patients_analysed,
                "queries": r.queries, "reconciles": r.reconciles,
                "seconds": {k: round(v, 2) for k, v in r.seconds.items()},
+               "partition_seconds": {k: round(v, 2) for k, v in r.partition_seconds.items()},
                "peak_rss_mb": {k: round(v) for k, v in r.peak_mb.items()},
                "datasets": {n: f"{n}/part.*.parquet" for n in (*DATASETS, "query_log")}}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -622,6 +647,8 @@ def _print_summary(r: ScaleResult) -> None:
           f"on {r.workers} worker(s): {r.seconds['total']:.1f} s; {r.queries:,d} queries; "
           f"records reconcile: {'yes' if r.reconciles else 'NO'}")
     print("[scale] " + "; ".join(f"{k} {v:.1f} s" for k, v in r.seconds.items() if k != "total"))
+    print("[scale] partition tasks, seconds summed over partitions: "
+          + "; ".join(f"{k} {v:.1f}" for k, v in r.partition_seconds.items()))
     print("[scale] peak memory: " + ", ".join(f"{k} {v:,.0f} MB" for k, v in r.peak_mb.items()))
     for _, s in r.survival[r.survival.PARAMCD.isin(KM_PARAMS)].iterrows():
         print(f"[scale] {s.PARAMCD}: median {s.MEDIAN_MONTHS:.2f} months (95% CI {s.MEDIAN_LCL:.2f}-{s.MEDIAN_UCL:.2f}), "
@@ -643,7 +670,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--partitions", type=int, default=None,
                     help=f"patient partitions (default: one per {PATIENTS_PER_PARTITION:,d} screening records, "
                          "rounded up to a multiple of the worker threads)")
-    ap.add_argument("--block-mb", type=float, default=BLOCK_BYTES / 2 ** 20, help="raw CSV block size read by a task")
+    ap.add_argument("--block-mb", type=float, default=None,
+                    help=f"raw CSV block size read by a task (default: the extract in {TASKS_PER_THREAD} blocks per "
+                         f"worker thread, {MIN_BLOCK_BYTES >> 20}-{BLOCK_BYTES >> 20} MB)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
     ap.add_argument("--debug", action="store_true", help="show the full traceback of a raw-data error")
     args = ap.parse_args(argv)
@@ -654,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
     from .pipeline import _print_data_error, data_error_message
     try:
         r = run(args.raw, args.out, cutoff, workers=args.workers, scheduler=args.scheduler,
-                partitions=args.partitions, block_bytes=int(args.block_mb * 2 ** 20), progress=not args.no_progress)
+                partitions=args.partitions, block_bytes=None if args.block_mb is None else int(args.block_mb * 2 ** 20), progress=not args.no_progress)
     except Exception as exc:
         message = data_error_message(exc)
         if message is None or args.debug:

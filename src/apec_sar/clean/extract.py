@@ -59,6 +59,15 @@ def number_subjects(scr: pd.DataFrame) -> pd.DataFrame:
                          "SITEID": scr.SITEID.to_numpy()})
 
 
+def _mapped(values: pd.Series, mapping: dict) -> np.ndarray:
+    """``values.astype(object).map(mapping)`` as an object array (a value not in ``mapping``, or
+    missing: NaN), looked up once per category for a categorical."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.astype(object).map(mapping).to_numpy()
+    looked = np.array([mapping.get(c, np.nan) for c in values.cat.categories] + [np.nan], dtype=object)
+    return looked[values.cat.codes.to_numpy()]        # code -1 (missing) takes the last entry, NaN
+
+
 def pseudonymise(tables: dict[str, pd.DataFrame], subject_key: pd.DataFrame | None) -> tuple[dict, pd.DataFrame]:
     """Drop direct identifiers; replace SUBJID by APEC-nnnn numbered in (site, id) order
     (:func:`number_subjects`). ``subject_key`` fixes the numbers when the tables are one
@@ -77,7 +86,7 @@ def pseudonymise(tables: dict[str, pd.DataFrame], subject_key: pd.DataFrame | No
     out = {}
     for f, df in tables.items():
         df = df.drop(columns=[c for c in ids.get(f, []) if c in df.columns])
-        df.insert(1, "USUBJID", df.SUBJID.astype(object).map(usub).to_numpy())
+        df.insert(1, "USUBJID", _mapped(df.SUBJID, usub))
         out[f] = df.drop(columns=["SUBJID"])
     return out, key
 

@@ -82,7 +82,7 @@ def apply_cutoff(tables: dict[str, pd.DataFrame], cutoff: dt.date) -> tuple[dict
             keep = np.ones(len(df), dtype=bool)
         keep = np.asarray(keep, dtype=bool)
         excluded[f] = int((~keep).sum())
-        df = df[keep].copy()
+        df = df.copy() if keep.all() else df.take(np.flatnonzero(keep))    # a new frame either way
         if f == "exposure":
             over = df.END_DATE > c
             df["ONGOING_AT_CUTOFF"] = np.where(over, "Y", None)
@@ -92,7 +92,8 @@ def apply_cutoff(tables: dict[str, pd.DataFrame], cutoff: dt.date) -> tuple[dict
             over = df.END_DATE > c
             df.loc[over, "END_DATE"] = pd.NaT
             df.loc[over, "END_DATE_F"] = ""
-        out[f] = df.reset_index(drop=True)
+        df.index = pd.RangeIndex(len(df))          # reset_index(drop=True), without copying the frame again
+        out[f] = df
     return out, excluded
 
 
