@@ -16,11 +16,13 @@ import pandas as pd
 import pytest
 
 from apec_sar import io, scale
+from apec_sar.analysis.cox import COVARIATES, MULTIVARIABLE, analysis_frame
 from apec_sar.analysis.survival import DAYS_PER_MONTH
 from apec_sar.clean import DataError, clean_extract
 from apec_sar.derive import derive_all
 from apec_sar.dictionary import raw_files
 from apec_sar.stats import km as K
+from apec_sar.stats.cox import fit_cox
 from apec_sar.synth import generate
 
 from .conftest import ROOT
@@ -62,6 +64,14 @@ def assert_same_as_in_memory(r: scale.ScaleResult, raw, tmp_path) -> None:
         km = K.kaplan_meier(x.AVAL.to_numpy() / DAYS_PER_MONTH, (x.CNSR == 0).astype(int).to_numpy(), "log-log")
         assert (s.N, s.EVENTS) == (km.n, km.events)
         assert np.array_equal([s.MEDIAN_MONTHS, s.MEDIAN_LCL, s.MEDIAN_UCL], list(K.quantile(km, 0.5)), equal_nan=True)
+    # the Cox model fitted by a worker on the collected datasets = the notebooks' fit in memory
+    for param in ("PFS", "OS"):
+        res = fit_cox(analysis_frame(d.datasets["adsl"], adtte, param), "time", "status",
+                      {c: COVARIATES[c][1] for c in MULTIVARIABLE}, term_tests=False)
+        got = r.cox[r.cox.PARAMCD == param].reset_index(drop=True)
+        assert (got.N.iloc[0], got.EVENTS.iloc[0]) == (res.n, res.events)
+        for c in ("coef", "se", "hr", "lower", "upper", "p_wald"):
+            np.testing.assert_allclose(got[c].to_numpy(), res.table[c].to_numpy(), rtol=1e-12, atol=0, err_msg=c)
 
 
 def test_dask_run_on_the_committed_extract_equals_the_in_memory_run(tmp_path):

@@ -52,7 +52,7 @@ def _measure_pipeline(n: int, folder: Path, workers: int = 2) -> dict:
     peak = {k: v for k, v in r.peak_mb.items() if k.startswith(("client", "scheduler", "worker "))}
     return {"wall_s": r.seconds["total"], "seconds": r.seconds, "analysed": r.patients_analysed,
             "peak_total_mb": sum(peak.values()), "peak_mb": peak, "partitions": r.partitions, "workers": r.workers,
-            "reconciles": r.reconciles}
+            "reconciles": r.reconciles, "partition_seconds": r.partition_seconds}
 
 
 def _measure_notebooks() -> list[tuple[str, float]]:
@@ -223,7 +223,10 @@ def _pipeline_line(n: int, r: dict) -> str:
     s = r["seconds"]
     return (f"{'cleaning + derivation (Dask)':<34}{n:>12,d}{r['wall_s']:>10.1f}{r['peak_total_mb']:>10,.0f}   "
             f"({r['partitions']} partitions, {r['workers']} workers; peak MB {workers}; clean + derive "
-            f"{s['clean + derive']:.1f} s; {r['analysed']:,d} analysed; reconciles: {r['reconciles']})")
+            f"{s['clean + derive']:.1f} s (in the tasks, s summed: "
+            + ", ".join(f"{k} {v:.0f}" for k, v in r.get("partition_seconds", {}).items())
+            + f"); split {s['split by patient']:.1f} s; subject key {s['subject key']:.1f} s; "
+            f"{r['analysed']:,d} analysed; reconciles: {r['reconciles']})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,8 @@ Dask cluster, the same cleaning and derivation code as the notebooks:
    compares (names as keyed hashes, so no name leaves a worker); CONSORT, reconciliation and
    harmonisation summed; Kaplan-Meier of every ADTTE parameter from event counts per distinct
    time summed over partitions (:func:`apec_sar.stats.km.sum_event_counts`); the SAP's
-   multivariable Cox model of PFS and OS on the collected one-row-per-patient ADTTE + ADSL.
+   multivariable Cox model of PFS and OS, fitted by one worker task on the collected
+   one-row-per-patient ADTTE + ADSL.
 
 A problem in the raw data stops the run with the in-memory pipeline's message (file, row,
 column, rule, value, what to do), no traceback; rows named are the file's. When several
@@ -600,19 +601,29 @@ def _km_summary(parts: list[_Part]) -> pd.DataFrame:
 
 
 def _cox(out: Path, eng: _Engine) -> pd.DataFrame:
-    """The SAP's multivariable Cox model (analysis.cox.MULTIVARIABLE) of PFS and OS on the collected
-    one-row-per-patient ADTTE and ADSL columns it needs."""
-    import dask.dataframe as dd
+    """The SAP's multivariable Cox model of PFS and OS, fitted by one worker task on the collected
+    one-row-per-patient ADTTE (:func:`_fit_cox`): the client never holds patient rows (at 10^6
+    patients the collected columns and the model matrices take about 1 GB)."""
+    import dask
+    return eng.compute("Cox (collected ADTTE)", [dask.delayed(_fit_cox, pure=False)(str(out))])[0]
 
+
+def _fit_cox(out: str) -> pd.DataFrame:
+    """The SAP's multivariable Cox model (analysis.cox.MULTIVARIABLE) of PFS and OS on the ADTTE
+    and ADSL columns it needs, read from the partitioned Parquet datasets in ``out``."""
     from .analysis.cox import COVARIATES, MULTIVARIABLE, analysis_frame
     from .stats.cox import fit_cox
-    adsl_cols = ["USUBJID", "EFFFL", "NMETORG", "PD1AGENT", *MULTIVARIABLE]
-    adsl = dd.read_parquet(str(out / "adsl"), columns=adsl_cols)
-    adtte = dd.read_parquet(str(out / "adtte"), columns=["USUBJID", "PARAMCD", "AVAL", "CNSR"],
-                            filters=[("PARAMCD", "in", list(KM_PARAMS))])
-    adsl, adtte = (pd.concat(x, ignore_index=True) for x in
-                   (eng.compute("collecting ADSL for Cox", adsl.to_delayed()),
-                    eng.compute("collecting ADTTE for Cox", adtte.to_delayed())))
+    import pyarrow.parquet as pq
+    a = pq.read_table(Path(out) / "adsl", columns=["USUBJID", "EFFFL", "NMETORG", "PD1AGENT", *MULTIVARIABLE],
+                      filters=[("EFFFL", "==", "Y")])        # the analysis set (analysed_with_groups)
+    t = pq.read_table(Path(out) / "adtte", columns=["USUBJID", "PARAMCD", "AVAL", "CNSR"],
+                      filters=[("PARAMCD", "in", list(KM_PARAMS))])
+    # USUBJID as the patient's row number in ADSL (-1: not in the analysis set): the same join,
+    # without a Python string per record (the collected strings were most of a GB at 10^6)
+    adsl = a.drop_columns(["USUBJID"]).to_pandas()
+    adsl.insert(0, "USUBJID", np.arange(len(adsl), dtype=np.int64))
+    adtte = t.drop_columns(["USUBJID"]).to_pandas()
+    adtte.insert(0, "USUBJID", pc.index_in(t["USUBJID"], value_set=a["USUBJID"]).fill_null(-1).to_numpy())
     rows = []
     for param in KM_PARAMS:
         d = analysis_frame(adsl, adtte, param)
@@ -620,6 +631,7 @@ def _cox(out: Path, eng: _Engine) -> pd.DataFrame:
         t = res.table.assign(PARAMCD=param, N=res.n, EVENTS=res.events, LR_STAT=res.lr_stat, LR_P=res.lr_p)
         rows.append(t[["PARAMCD", "term", "coef", "se", "hr", "lower", "upper", "p_wald", "N", "EVENTS",
                        "LR_STAT", "LR_P"]])
+        del d
     return pd.concat(rows, ignore_index=True)
 
 
