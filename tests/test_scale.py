@@ -226,3 +226,10 @@ def test_default_partitions_fill_whole_rounds_of_the_worker_threads(records, thr
     (1, 2, 4), (0, 1, 4)])    # never below 4 MB a block
 def test_default_block_bytes_give_every_thread_several_blocks(total_mb, threads, expected_mb):
     assert scale.default_block_bytes(int(total_mb * 2 ** 20), threads) == int(expected_mb * 2 ** 20)
+
+
+def test_partition_numbers_follow_the_rows_whatever_their_index():
+    part_of = pd.Series([3, 4], index=["S-1", "S-2"])
+    s = pd.Series(["s-1", " S-2", None], dtype="string[pyarrow]")
+    assert scale._partition_numbers(s, part_of).tolist() == [3, 4, 0]
+    assert scale._partition_numbers(s.set_axis([10, 11, 12]), part_of).tolist() == [3, 4, 0]

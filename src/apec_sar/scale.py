@@ -85,6 +85,7 @@ KM_PARAMS = ("PFS", "OS")
 # differ by under 5 %. A cluster's own workers: start them with this setting too
 # (dask config ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null``).
 WORKER_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": None}
+_DASK_DEFAULT_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": 65536}
 
 
 @dataclass
@@ -162,7 +163,7 @@ def _partition_numbers(subjid: pd.Series, part_of: pd.Series) -> np.ndarray:
     the screening log goes to partition 0, where rule I02 stops the run naming every such row."""
     from .clean.identity import normalise_identifier
     if not isinstance(subjid.dtype, pd.CategoricalDtype):      # a block's Arrow strings: encoded by Arrow,
-        subjid = pd.Series(pc.dictionary_encode(io.arrow_strings(subjid)).to_pandas(), index=subjid.index)  # 8x pandas
+        subjid = pc.dictionary_encode(io.arrow_strings(subjid)).to_pandas().set_axis(subjid.index)  # 8x pandas
     norm = normalise_identifier(subjid)
     cats = part_of.reindex(norm.cat.categories).fillna(0).to_numpy(dtype=np.int64)
     codes = norm.cat.codes.to_numpy()
@@ -382,9 +383,10 @@ class _Engine:
         return out
 
     def threads(self) -> int:
-        """Worker threads of the cluster (1 for a local scheduler but 'threads': the machine's cores)."""
+        """Worker threads of the cluster (a local scheduler: 1, or the machine's cores for 'threads' and
+        'processes'; a cluster whose workers have not joined yet: 1)."""
         if self.client is None:
-            return (os.cpu_count() or 1) if self.local == "threads" else 1
+            return (os.cpu_count() or 1) if self.local in ("threads", "processes") else 1
         return int(sum(self.client.nthreads().values())) or 1
 
     def reset_peaks(self) -> None:
@@ -422,6 +424,9 @@ def _connect(workers: int | None, scheduler: str | None):
     if scheduler:
         return Client(scheduler), None, None
     n = workers or os.cpu_count() or 1
+    for k, v in WORKER_ENVIRON.items():     # a nanny writes its variables into this process's environment,
+        if v is None and os.environ.get(k) == str(_DASK_DEFAULT_ENVIRON.get(k)):   # where later workers inherit
+            del os.environ[k]                                                       # them: not Dask's default
     with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=50)   # a raw-data error is reported once, by the client
@@ -620,6 +625,8 @@ def _fit_cox(out: str) -> pd.DataFrame:
                       filters=[("PARAMCD", "in", list(KM_PARAMS))])
     # USUBJID as the patient's row number in ADSL (-1: not in the analysis set): the same join,
     # without a Python string per record (the collected strings were most of a GB at 10^6)
+    if pc.count_distinct(a["USUBJID"]).as_py() != a.num_rows:     # index_in would match a repeated id once
+        raise RuntimeError("ADSL has a USUBJID on more than one row: the partitions overlap")
     adsl = a.drop_columns(["USUBJID"]).to_pandas()
     adsl.insert(0, "USUBJID", np.arange(len(adsl), dtype=np.int64))
     adtte = t.drop_columns(["USUBJID"]).to_pandas()
