@@ -85,7 +85,6 @@ KM_PARAMS = ("PFS", "OS")
 # differ by under 5 %. A cluster's own workers: start them with this setting too
 # (dask config ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null``).
 WORKER_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": None}
-_DASK_DEFAULT_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": 65536}
 
 
 @dataclass
@@ -424,9 +423,12 @@ def _connect(workers: int | None, scheduler: str | None):
     if scheduler:
         return Client(scheduler), None, None
     n = workers or os.cpu_count() or 1
-    for k, v in WORKER_ENVIRON.items():     # a nanny writes its variables into this process's environment,
-        if v is None and os.environ.get(k) == str(_DASK_DEFAULT_ENVIRON.get(k)):   # where later workers inherit
-            del os.environ[k]                                                       # them: not Dask's default
+    # a nanny also writes its variables into this process's environment, where the workers of a
+    # later cluster would inherit them: a value Dask's config put there goes before this one starts
+    nanny_set = dask.config.get("distributed.nanny.pre-spawn-environ", {})
+    for k, v in WORKER_ENVIRON.items():
+        if v is None and k in nanny_set and os.environ.get(k) == str(nanny_set[k]):
+            del os.environ[k]
     with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=50)   # a raw-data error is reported once, by the client
