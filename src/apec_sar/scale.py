@@ -38,10 +38,11 @@ the first rule of its chain; both are clean messages about real problems).
 
 What scales with what: workers' memory with the partition size (``--partitions``; default
 about 20,000 patients a partition, the count rounded up to a multiple of the cluster's worker
-threads, :func:`default_partitions`), wall time with patients / workers. Two single tasks see
-every patient in a few columns (the subject key from the screening log; rule I08); the client
-holds the subject key, each patient's partition number and the per-partition summaries, never a
-clinical table. Raw and output folders must be visible to the client and every worker (a shared
+threads, :func:`default_partitions`), wall time with patients / workers. Three single tasks
+see every patient in a few columns (the subject key from the screening log; rule I08; the Cox
+model). The subject key and each patient's partition number stay on the workers (kept there by
+``persist``; with a local scheduler, in the client's process); the client receives the
+per-partition summaries, never a clinical table. Raw and output folders must be visible to the client and every worker (a shared
 file system).
 
 Why the project's own block reader and not ``dask.dataframe.read_csv``: Dask's CSV blocks do
