@@ -293,3 +293,20 @@ def test_eligibility_first_failed_criterion():
     assert e.ELIGFL.tolist() == ["Y", "N", "N"]
     assert e.EXCLCRIT.tolist() == [None, "IN1", "PUB2"]      # aged 15 (and ECOG 3): first is IN1
     assert e.AGE.tolist() == [61, 15, 62]
+
+
+def test_patient_codes_keep_the_pseudonyms_order_and_decode_every_output():
+    from apec_sar.derive.build import PatientCodes
+    tables = {"screening_log": pd.DataFrame({"USUBJID": ["APEC-010", "APEC-002", "APEC-100"], "X": [1, 2, 3]}),
+              "exposure": pd.DataFrame({"USUBJID": ["APEC-100", "APEC-002", "APEC-100"]}),
+              "metastatic_sites": pd.DataFrame({"SITE": ["liver"]})}
+    codes = PatientCodes(tables)
+    enc = codes.encode(tables["exposure"])
+    assert enc.USUBJID.tolist() == [2, 0, 2]                      # ranks: APEC-002 < APEC-010 < APEC-100
+    assert tables["exposure"].USUBJID.tolist() == ["APEC-100", "APEC-002", "APEC-100"]   # input untouched
+    assert codes.encode(tables["metastatic_sites"]) is tables["metastatic_sites"]
+    assert codes.decode(enc).USUBJID.tolist() == ["APEC-100", "APEC-002", "APEC-100"]
+    by_id = pd.DataFrame({"N": [5, 6]}, index=pd.Index([1, 0], name="USUBJID"))
+    assert codes.decode(by_id).index.tolist() == ["APEC-010", "APEC-002"]
+    with pytest.raises(ValueError, match="without USUBJID"):
+        PatientCodes({"exposure": pd.DataFrame({"USUBJID": ["APEC-1", None]})})

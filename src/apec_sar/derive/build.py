@@ -59,7 +59,48 @@ class Derived:
     cutoff: dt.date
 
 
+class PatientCodes:
+    """USUBJID as integer codes while deriving: the rank of each pseudonym among the extract's
+    sorted pseudonyms, so sorting, grouping and joining by code give exactly what they give by
+    the strings (same order, same groups), at a fraction of the cost of hashing and comparing
+    Python strings (derivation of a 20,000-patient partition about a third faster). Encoded on
+    the way in (:meth:`encode`), decoded in every output (:meth:`decode`)."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame]):
+        values = [pd.unique(df.USUBJID.to_numpy(dtype=object)) for df in tables.values() if "USUBJID" in df]
+        allv = pd.unique(np.concatenate(values)) if values else np.array([], dtype=object)
+        if pd.isna(allv).any():
+            raise ValueError("a record without USUBJID reached derivation (pseudonymise names every kept record)")
+        self.keys = pd.Index(np.sort(allv.astype(object)), dtype=object)
+
+    def encode(self, df: pd.DataFrame) -> pd.DataFrame:
+        if "USUBJID" not in df:
+            return df
+        out = df.copy(deep=False)                  # the caller's frame keeps its strings
+        out["USUBJID"] = self.keys.get_indexer(df.USUBJID.to_numpy(dtype=object)).astype(np.int64)
+        return out
+
+    def decode(self, df: pd.DataFrame) -> pd.DataFrame:
+        strings = self.keys.to_numpy(dtype=object)
+        if "USUBJID" in df:
+            df = df.copy(deep=False)
+            df["USUBJID"] = strings[df.USUBJID.to_numpy(dtype=np.int64)]
+        if df.index.name == "USUBJID":
+            df = df.set_axis(pd.Index(strings[df.index.to_numpy(dtype=np.int64)], dtype=object, name="USUBJID"))
+        return df
+
+
 def derive_all(clean: CleanResult, cutoff: dt.date) -> Derived:
+    codes = PatientCodes(clean.tables)
+    clean = CleanResult({f: codes.encode(df) for f, df in clean.tables.items()}, clean.queries, clean.harmonised,
+                        clean.reconciliation, clean.subject_key)
+    d = _derive_all(clean, cutoff)
+    return Derived({name: codes.decode(df) for name, df in d.datasets.items()}, d.consort, d.reconciliation,
+                   codes.decode(d.eligibility), codes.decode(d.crpr), d.cutoff)
+
+
+def _derive_all(clean: CleanResult, cutoff: dt.date) -> Derived:
+    """:func:`derive_all` on tables whose USUBJID are :class:`PatientCodes`."""
     cut, excl_cutoff = cohort.apply_cutoff(clean.tables, cutoff)
     facts = cohort.subject_facts(cut, cutoff)
     elig = cohort.eligibility(facts)
