@@ -63,7 +63,7 @@ class PatientCodes:
     """USUBJID as integer codes while deriving: the rank of each pseudonym among the extract's
     sorted pseudonyms, so sorting, grouping and joining by code give exactly what they give by
     the strings (same order, same groups), at a fraction of the cost of hashing and comparing
-    Python strings (derivation of a 20,000-patient partition about a third faster). Encoded on
+    Python strings (derivation at 10^6 patients on Dask: 166 s -> 101 s of task time). Encoded on
     the way in (:meth:`encode`), decoded in every output (:meth:`decode`)."""
 
     def __init__(self, tables: dict[str, pd.DataFrame]):
