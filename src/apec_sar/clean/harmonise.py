@@ -165,7 +165,7 @@ def map_site_codes(file: str, df: pd.DataFrame, col: str, codelist: str, log: Qu
 def numbers(file: str, df: pd.DataFrame, col: str, log: QueryLog, valid_range=None) -> np.ndarray:
     """A numeric column; with ``valid_range`` (lo, hi), values outside are set to missing and
     queried (rule P01)."""
-    v = pd.to_numeric(df[col].astype(object), errors="raise").to_numpy(dtype=float)
+    v = pd.to_numeric(df[col].astype(object), errors="raise").to_numpy(dtype=float, copy=True)
     if valid_range is not None:
         lo, hi = valid_range
         out = np.flatnonzero(~np.isnan(v) & ((v < lo) | (v > hi)))
@@ -181,7 +181,7 @@ def heights_in_cm(file: str, df: pd.DataFrame, log: QueryLog, valid_range) -> np
     e.g. 1.64) is read as metres and converted to cm (harmonisation note and a query for the site
     to confirm); anything else outside the range is set to missing (rule P01)."""
     lo, hi = valid_range
-    v = pd.to_numeric(df.HEIGHT_CM.astype(object), errors="raise").to_numpy(dtype=float)
+    v = pd.to_numeric(df.HEIGHT_CM.astype(object), errors="raise").to_numpy(dtype=float, copy=True)
     metres = np.flatnonzero(~np.isnan(v) & (v >= lo / 100) & (v <= hi / 100))
     if len(metres):
         cm = np.round(v[metres] * 100, 1)
