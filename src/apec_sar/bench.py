@@ -225,7 +225,8 @@ def _pipeline_line(n: int, r: dict) -> str:
             f"({r['partitions']} partitions, {r['workers']} workers; peak MB {workers}; clean + derive "
             f"{s['clean + derive']:.1f} s (in the tasks, s summed: "
             + ", ".join(f"{k} {v:.0f}" for k, v in r.get("partition_seconds", {}).items())
-            + f"); split {s['split by patient']:.1f} s; subject key {s['subject key']:.1f} s; "
+            + f"); partition map {s['partition map']:.1f} s; split (subject key meanwhile) "
+            f"{s['split by patient (and subject key)']:.1f} s; "
             f"{r['analysed']:,d} analysed; reconciles: {r['reconciles']})")
 
 

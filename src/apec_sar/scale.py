@@ -170,23 +170,33 @@ def _partition_numbers(subjid: pd.Series, part_of: pd.Series) -> np.ndarray:
     return np.where(codes < 0, 0, cats[np.maximum(codes, 0)]) if len(cats) else np.zeros(len(norm), np.int64)
 
 
-def _subject_key(blocks: list[pd.DataFrame], partitions: int) -> tuple[pd.DataFrame, pd.Series]:
-    """The subject key of the whole extract from its screening log (validated as the in-memory
-    run validates it), and the partition of every SUBJID: a hash of the normalised ID-card
-    number, or of the SUBJID for a record without one (never linked, rule I03)."""
-    from .clean.extract import subject_key_of_screening_log
+def _partition_map(blocks: list[pd.DataFrame], partitions: int) -> tuple[pd.DataFrame, pd.Series]:
+    """The validated screening log of the whole extract (as the in-memory run validates it) and
+    the partition of every SUBJID: a hash of the normalised ID-card number (rule I01), or of the
+    normalised SUBJID for a record without one (never linked, rule I03). This is all the split by
+    patient needs; the subject key (:func:`_subject_key`) is built from the same log meanwhile."""
+    from .clean import identity
+    from .clean.errors import QueryLog
     from .clean.schema import validate_raw
     scr = io.categorical_frame(list(blocks), "screening_log")
     validate_raw("screening_log", scr)
-    key, ids = subject_key_of_screening_log(scr)
+    ids = identity.normalise_identifiers("screening_log", scr[["SUBJID", "ID_CARD_NO"]], QueryLog())
     card = ids.ID_CARD_NO.to_numpy(dtype=object)
+    subjid = ids.SUBJID.to_numpy(dtype=object)
     has_card = ~pd.isna(card)
-    by = np.where(has_card, card, ids.SUBJID.to_numpy(dtype=object))
+    by = np.where(has_card, card, subjid)
     h = pd.util.hash_array(np.asarray(by, dtype=object), categorize=True)
     h = np.where(has_card, h, h ^ np.uint64(0x9E3779B97F4A7C15))
-    part = pd.Series((h % np.uint64(partitions)).astype(np.int64), index=ids.SUBJID.to_numpy(dtype=object))
+    part = pd.Series((h % np.uint64(partitions)).astype(np.int64), index=subjid)
     part = part[part.index.notna()]
-    return key, part[~part.index.duplicated(keep="first")]
+    return scr, part[~part.index.duplicated(keep="first")]
+
+
+def _subject_key(scr: pd.DataFrame) -> pd.DataFrame:
+    """The subject key of the whole extract from its validated screening log (the in-memory
+    run's rules, :func:`apec_sar.clean.extract.subject_key_of_screening_log`)."""
+    from .clean.extract import subject_key_of_screening_log
+    return subject_key_of_screening_log(scr)[0]
 
 
 def _key_slices(key: pd.DataFrame, part: pd.Series, partitions: int) -> list[pd.DataFrame]:
@@ -365,22 +375,30 @@ class _Engine:
             self.client.cancel(futures)
             raise
 
-    def persist(self, step: str, objs: list) -> list:
+    def persist(self, step: str, objs: list, wait: bool = True) -> list:
         """Compute ``objs`` and keep the results where they are (on the workers, on a cluster),
-        returning Dask objects that refer to them."""
+        returning Dask objects that refer to them; with ``wait=False`` the computation goes on
+        while the client submits more (:meth:`wait` for it)."""
         import dask
         if self.client is None:
             return [dask.delayed(v, pure=True) for v in self.compute(step, objs)]
-        from distributed import futures_of, wait
         out = self.client.persist(objs)
-        futures = [f for o in out for f in futures_of(o)]
         if self.progress:
             print(f"[scale] {step} ...", file=sys.stderr, flush=True)
+        if wait:
+            self.wait(out)
+        return out
+
+    def wait(self, objs: list) -> None:
+        """Wait for persisted ``objs``; a task's error is raised here (a DataError: its message)."""
+        if self.client is None:
+            return
+        from distributed import futures_of, wait
+        futures = [f for o in objs for f in futures_of(o)]
         wait(futures)
         for f in futures:
             if f.status == "error":
                 f.result()
-        return out
 
     def threads(self) -> int:
         """Worker threads of the cluster (a local scheduler: 1, or the machine's cores for 'threads' and
@@ -497,11 +515,12 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     t1 = time.perf_counter()
     n_records = int(sum(n for n, _ in counts_of["screening_log"])) - 1 - blanks["screening_log"]
     p = partitions or default_partitions(n_records, eng.threads())
-    sk = dask.delayed(_subject_key, nout=2)(frames["screening_log"].to_delayed(), p)
-    key_slices = dask.delayed(_key_slices, nout=p)(sk[0], sk[1], p)
-    part_d, *key_slices = eng.persist("subject key (screening log)", [sk[1], *key_slices])   # kept by the workers
-    n_patients = int(sum(eng.compute("counting patients", [dask.delayed(len)(x) for x in key_slices])))
-    times["subject key"] = time.perf_counter() - t1
+    pm = dask.delayed(_partition_map, nout=2)(frames["screening_log"].to_delayed(), p)
+    scr_d, part_d = eng.persist("partition of each patient (screening log)", [pm[0], pm[1]])  # kept by the workers
+    key_slices = dask.delayed(_key_slices, nout=p)(dask.delayed(_subject_key)(scr_d), part_d, p)
+    key_slices = eng.persist("subject key (screening log)", list(key_slices), wait=False)   # while the split runs
+    del scr_d
+    times["partition map"] = time.perf_counter() - t1
 
     # rows to their patient's partition (Dask writes each file's rows as Parquet by partition
     # number), then the notebooks' code on each partition
@@ -518,7 +537,9 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
                                    write_metadata_file=False, compression="lz4"))
     try:
         eng.compute("splitting the raw files by patient", writes)
-        times["split by patient"] = time.perf_counter() - t2
+        eng.wait(key_slices)
+        n_patients = int(sum(eng.compute("counting patients", [dask.delayed(len)(x) for x in key_slices])))
+        times["split by patient (and subject key)"] = time.perf_counter() - t2
         t2 = time.perf_counter()
         name_key = secrets.token_hex(8)
         tasks = [dask.delayed(_run_partition, pure=False)(k, str(work), key_slices[k], cutoff, str(out), name_key)
@@ -527,20 +548,27 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
         times["clean + derive"] = time.perf_counter() - t2
         t3 = time.perf_counter()
         done = [x for x in parts if x.consort is not None]
-        glog = QueryLog()
-        for f in files:
-            glog.parts += file_logs[f].parts
-        glog.parts += eng.compute("possible duplicates across partitions (rule I08)",
-                                  [dask.delayed(_possible_duplicates)(str(work), [x.k for x in done])])[0]
+        schemas = {name: [x.schemas[name] for x in done] for name in (*DATASETS, "query_log")}
+        _unify(out, {name: schemas[name] for name in DATASETS}, eng)     # before the Cox task reads them
+        # two single tasks side by side: rule I08 across partitions, and the SAP's multivariable Cox
+        # model on the collected one-row-per-patient ADTTE (the client never holds patient rows)
+        i08, cox = eng.compute("possible duplicates across partitions (rule I08); Cox model",
+                               [dask.delayed(_possible_duplicates)(str(work), [x.k for x in done]),
+                                dask.delayed(_fit_cox, pure=False)(str(out))])
+        times["rule I08 + Cox model"] = time.perf_counter() - t3
     finally:
         shutil.rmtree(work, ignore_errors=True)      # raw rows (with identifiers): never left behind
 
     # across partitions
-    schemas = {name: [x.schemas[name] for x in done] for name in (*DATASETS, "query_log")}
+    t4 = time.perf_counter()
+    glog = QueryLog()
+    for f in files:
+        glog.parts += file_logs[f].parts
+    glog.parts += i08
     if glog.parts:
         schemas["query_log"].append(_write_part(glog.frame(), out / "query_log", p, "Query log (file-level and "
                                                 "cross-partition queries)"))
-    _unify(out, schemas, eng)
+    _unify(out, {"query_log": schemas["query_log"]}, eng)
     consort = done[0].consort.copy()
     consort["N"] = np.sum([x.consort.N.to_numpy() for x in done], axis=0)
     rec = done[0].reconciliation.copy()
@@ -555,10 +583,7 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     notes = [n for f in files for n in file_logs[f].notes] + interleave_notes([x.notes for x in done])
     harmonisation = harmonisation_summary(notes)
     survival = _km_summary(done)
-    times["combine"] = time.perf_counter() - t3
-    t4 = time.perf_counter()
-    cox = _cox(out, eng)
-    times["Cox (collected ADTTE)"] = time.perf_counter() - t4
+    times["combine"] = time.perf_counter() - t4
     times["total"] = time.perf_counter() - t0
     res = ScaleResult(out, p, len(eng.client.nthreads()) if eng.client else 1, n_patients,
                       int(sum(x.analysed for x in done)), int(sum(x.queries for x in done) + sum(len(q) for q in glog.parts)),
@@ -608,17 +633,10 @@ def _km_summary(parts: list[_Part]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _cox(out: Path, eng: _Engine) -> pd.DataFrame:
-    """The SAP's multivariable Cox model of PFS and OS, fitted by one worker task on the collected
-    one-row-per-patient ADTTE (:func:`_fit_cox`): the client never holds patient rows (at 10^6
-    patients the collected columns and the model matrices take about 1 GB)."""
-    import dask
-    return eng.compute("Cox (collected ADTTE)", [dask.delayed(_fit_cox, pure=False)(str(out))])[0]
-
-
 def _fit_cox(out: str) -> pd.DataFrame:
     """The SAP's multivariable Cox model (analysis.cox.MULTIVARIABLE) of PFS and OS on the ADTTE
-    and ADSL columns it needs, read from the partitioned Parquet datasets in ``out``."""
+    and ADSL columns it needs, read from the partitioned Parquet datasets in ``out`` (one worker
+    task: at 10^6 patients the collected columns and the model matrices take about 1 GB)."""
     from .analysis.cox import COVARIATES, MULTIVARIABLE, analysis_frame
     from .stats.cox import fit_cox
     import pyarrow.parquet as pq
