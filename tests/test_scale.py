@@ -20,6 +20,7 @@ from apec_sar.analysis.cox import COVARIATES, MULTIVARIABLE, analysis_frame
 from apec_sar.analysis.survival import DAYS_PER_MONTH
 from apec_sar.clean import DataError, clean_extract
 from apec_sar.derive import derive_all
+from apec_sar.dictionary import columns as raw_files_columns
 from apec_sar.dictionary import raw_files
 from apec_sar.stats import km as K
 from apec_sar.stats.cox import fit_cox
@@ -192,6 +193,36 @@ def test_block_reader_reads_what_the_reader_reads(tmp_path, block):
         for c in got.columns:
             assert got[c].astype(object).equals(ref[c].astype(object)), (f, c)
         assert sum(b for _, b in counts) == {"exposure": 3, "adverse_events": 1, "screening_log": 0}[f]
+
+
+def test_parquet_pieces_read_as_the_reader_returns_them(tmp_path):
+    """A partition's pieces (12 of them, so that 'part.10' sorts before 'part.2'; rows out of
+    file order; a value missing; a column empty in one piece and in all) read by
+    categorical_parquet exactly as categorical_table reads them: rows in file order, categories
+    in order of first appearance in the file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    f = "adverse_events"
+    cols = [c for c in io.categorical_table(pa.table({"SRC_ROW": pa.array([], pa.int64())} | {
+        c: pa.array([], pa.string()) for c in raw_files_columns(f)}), f).columns if c != "SRC_ROW"]
+    rng = np.random.default_rng(3)
+    rows = np.arange(1, 121)
+    rng.shuffle(rows)
+    d = tmp_path / "__PART=0"
+    d.mkdir()
+    for i, chunk in enumerate(np.array_split(rows, 12)):
+        data = {"SRC_ROW": pa.array(chunk, pa.int64())}
+        for j, c in enumerate(cols):
+            v = [None if (r + j) % 7 == 0 else f"{c[:2]}{(r * (j + 1)) % 5}" for r in chunk]
+            if c == cols[1] or (c == cols[2] and i == 4):
+                v = [None] * len(chunk)
+            data[c] = pa.array(v, pa.string())
+        pq.write_table(pa.table(data), d / f"part.{i}.parquet")
+    want = io.categorical_table(pq.read_table(d), f)
+    got = io.categorical_parquet(d, f)
+    assert want.SRC_ROW.tolist() == list(range(1, 121))
+    pd.testing.assert_frame_equal(got, want)
+    assert list(got[cols[0]].cat.categories) == list(pd.unique(want[cols[0]].dropna().astype(object)))
 
 
 def test_km_from_summed_partition_counts_equals_the_one_shot_km():

@@ -301,6 +301,34 @@ def categorical_table(table: pa.Table, file: str) -> pd.DataFrame:
     return _categoricals(table, file, table["SRC_ROW"].to_numpy().astype(np.int64))
 
 
+def categorical_parquet(path: Path | str, file: str) -> pd.DataFrame:
+    """The Parquet pieces of :func:`read_block` rows in ``path`` (a file or a folder of pieces;
+    SRC_ROW and the string columns, any row order) in the reader's final form: exactly what
+    ``categorical_table(pyarrow.parquet.read_table(path), file)`` returns, but each string column
+    read as Parquet stores it, once per distinct value of a piece, instead of once per row and
+    then hashed again (a 20,000-patient partition of the Dask path: about 2x faster)."""
+    cols = dict_columns(file)
+    t = pq.read_table(path, columns=["SRC_ROW", *cols], read_dictionary=cols).unify_dictionaries()
+    t = t.take(pc.sort_indices(t["SRC_ROW"]))
+    df = pd.DataFrame({c: _in_order_of_appearance(t[c]) for c in cols})
+    df.insert(0, "SRC_ROW", t["SRC_ROW"].to_numpy().astype(np.int64))
+    return df
+
+
+def _in_order_of_appearance(col: pa.ChunkedArray) -> pd.Categorical:
+    """A dictionary column as a pandas categorical whose categories are in order of first
+    appearance, as ``pyarrow.compute.dictionary_encode`` makes them (:func:`_categoricals`)."""
+    if not pa.types.is_dictionary(col.type):          # e.g. a column no piece has a value in
+        return pa.table({"c": pc.dictionary_encode(col)}).to_pandas()["c"].array
+    arr = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
+    idx = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    seen = pd.unique(idx[idx >= 0])
+    remap = np.full(len(arr.dictionary) + 1, -1, dtype=np.int64)
+    remap[seen] = np.arange(len(seen))
+    cats = pd.Index(arr.dictionary.take(pa.array(seen, pa.int64())).to_pandas(), dtype=object)
+    return pd.Categorical.from_codes(remap[idx], categories=cats)
+
+
 def categorical_frame(df: pd.DataFrame | list[pd.DataFrame], file: str) -> pd.DataFrame:
     """A frame of :func:`read_block` (or a list of them, one after the other) in the reader's
     final form (as :func:`read_raw` returns)."""

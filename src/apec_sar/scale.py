@@ -265,16 +265,15 @@ def _write_part(df: pd.DataFrame, folder: Path, k: int, description: str):
 def _read_partition(work: Path, k: int) -> dict[str, pd.DataFrame]:
     """Partition ``k`` of every raw file, from the Parquet pieces Dask wrote by patient."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
     from .dictionary import columns
     raw = {}
     for f in raw_files():
         d = work / f / f"__PART={k}"
         if d.is_dir():
-            t = pq.read_table(d)
+            raw[f] = io.categorical_parquet(d, f)
         else:
-            t = pa.table({"SRC_ROW": pa.array([], pa.int64()), **{c: pa.array([], pa.string()) for c in columns(f)}})
-        raw[f] = io.categorical_table(t, f)
+            raw[f] = io.categorical_table(pa.table({"SRC_ROW": pa.array([], pa.int64()),
+                                                    **{c: pa.array([], pa.string()) for c in columns(f)}}), f)
     return raw
 
 
@@ -378,11 +377,12 @@ class _Engine:
     def persist(self, step: str, objs: list, wait: bool = True) -> list:
         """Compute ``objs`` and keep the results where they are (on the workers, on a cluster),
         returning Dask objects that refer to them; with ``wait=False`` the computation goes on
-        while the client submits more (:meth:`wait` for it)."""
+        while the client submits more (:meth:`wait` for it), ahead of the tasks submitted later
+        (a higher priority: a single task that is left to the end keeps a worker busy alone)."""
         import dask
         if self.client is None:
             return [dask.delayed(v, pure=True) for v in self.compute(step, objs)]
-        out = self.client.persist(objs)
+        out = self.client.persist(objs, priority=0 if wait else 10)
         if self.progress:
             print(f"[scale] {step} ...", file=sys.stderr, flush=True)
         if wait:
