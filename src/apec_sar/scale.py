@@ -222,8 +222,27 @@ def _possible_duplicates(work: str, ks: list[int]) -> list[pd.DataFrame]:
     return log.parts
 
 
-def _with_partition(df: pd.DataFrame, part_of: pd.Series) -> pd.DataFrame:
-    return df.assign(__PART=_partition_numbers(df.SUBJID, part_of))
+def _write_pieces(df: pd.DataFrame, part_of: pd.Series, folder: str, partition_info: dict | None = None
+                  ) -> pd.DataFrame:
+    """One raw block's rows to their patients' partitions: ``folder/__PART=k/part.B.parquet`` for
+    block B (Dask's ``partition_info``), one piece per partition the block has rows of, written
+    from Arrow (the rows grouped by a stable sort on the partition number; the reader puts them
+    back in file order, :func:`apec_sar.io.categorical_parquet`). Dask's own
+    ``to_parquet(partition_on=...)`` does the same through a pandas groupby, 1.6x slower here."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    block = int((partition_info or {}).get("number", 0))
+    k = _partition_numbers(df.SUBJID, part_of)
+    order = np.argsort(k, kind="stable")
+    k = k[order]
+    table = pa.Table.from_pandas(df, preserve_index=False).take(pa.array(order))
+    edges = np.concatenate([[0], np.flatnonzero(np.diff(k)) + 1, [len(k)]]) if len(k) else np.zeros(1, np.int64)
+    for a, b in zip(edges[:-1], edges[1:]):
+        d = Path(folder) / f"__PART={int(k[a])}"
+        d.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table.slice(int(a), int(b - a)), d / f"part.{block}.parquet", compression="lz4",
+                       write_statistics=False)
+    return pd.DataFrame({"rows": [len(k)]})
 
 
 def _hash_names(names: pd.Series, key: str) -> pd.Series:
@@ -522,8 +541,8 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     del scr_d
     times["partition map"] = time.perf_counter() - t1
 
-    # rows to their patient's partition (Dask writes each file's rows as Parquet by partition
-    # number), then the notebooks' code on each partition
+    # rows to their patient's partition (each raw block's rows written as Parquet pieces by
+    # partition number), then the notebooks' code on each partition
     t2 = time.perf_counter()
     work = out / ".partitions"
     for name in (*DATASETS, "query_log", work.name):
@@ -532,9 +551,9 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
         (out / name).mkdir(parents=True, exist_ok=True)
     writes = []
     for f in files:
-        x = frames[f].map_partitions(_with_partition, part_d, meta=frames[f]._meta.assign(__PART=np.int64(0)))
-        writes.append(x.to_parquet(str(work / f), partition_on=["__PART"], write_index=False, compute=False,
-                                   write_metadata_file=False, compression="lz4"))
+        x = frames[f].map_partitions(_write_pieces, part_d, str(work / f), meta={"rows": np.int64},
+                                     enforce_metadata=False, align_dataframes=False)
+        writes += x.to_delayed()
     try:
         eng.compute("splitting the raw files by patient", writes)
         eng.wait(key_slices)
