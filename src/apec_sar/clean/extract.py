@@ -59,15 +59,6 @@ def number_subjects(scr: pd.DataFrame) -> pd.DataFrame:
                          "SITEID": scr.SITEID.to_numpy()})
 
 
-def _mapped(values: pd.Series, mapping: dict) -> np.ndarray:
-    """``values.astype(object).map(mapping)`` as an object array (a value not in ``mapping``, or
-    missing: NaN), looked up once per category for a categorical."""
-    if not isinstance(values.dtype, pd.CategoricalDtype):
-        return values.astype(object).map(mapping).to_numpy()
-    looked = np.array([mapping.get(c, np.nan) for c in values.cat.categories] + [np.nan], dtype=object)
-    return looked[values.cat.codes.to_numpy()]        # code -1 (missing) takes the last entry, NaN
-
-
 def pseudonymise(tables: dict[str, pd.DataFrame], subject_key: pd.DataFrame | None) -> tuple[dict, pd.DataFrame]:
     """Drop direct identifiers; replace SUBJID by APEC-nnnn numbered in (site, id) order
     (:func:`number_subjects`). ``subject_key`` fixes the numbers when the tables are one
@@ -81,12 +72,13 @@ def pseudonymise(tables: dict[str, pd.DataFrame], subject_key: pd.DataFrame | No
                              "cleaning); build it with number_subjects from the kept screening records")
     else:
         key = number_subjects(scr)
-    usub = dict(zip(key.SUBJID, key.USUBJID))
+    known = pd.Index(key.SUBJID.to_numpy(dtype=object))
+    usub = np.append(key.USUBJID.to_numpy(dtype=object), np.nan)       # position -1 (not in the key): NaN
     ids = identifier_columns()
     out = {}
     for f, df in tables.items():
         df = df.drop(columns=[c for c in ids.get(f, []) if c in df.columns])
-        df.insert(1, "USUBJID", _mapped(df.SUBJID, usub))
+        df.insert(1, "USUBJID", usub[known.get_indexer(df.SUBJID.to_numpy(dtype=object))])
         out[f] = df.drop(columns=["SUBJID"])
     return out, key
 

@@ -21,6 +21,8 @@ Rules (registry ids in brackets; see :mod:`apec_sar.clean.registry`):
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -65,6 +67,17 @@ def extract_day() -> np.int64:
 
 # -- dates --------------------------------------------------------------------------------------
 
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _matches(values: pd.Series, pattern: re.Pattern) -> np.ndarray:
+    """Whether each value matches ``pattern`` (a missing value: True), once per category."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        hit = np.array([pattern.match(c) is not None for c in values.cat.categories] + [True], dtype=bool)
+        return hit[values.cat.codes.to_numpy()]
+    return values.str.match(pattern.pattern).astype("boolean").fillna(True).to_numpy(dtype=bool)
+
+
 def parse_site_dates(file: str, df: pd.DataFrame, col: str, log: QueryLog, complete: bool = False,
                      count: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Parse a date column in any site format (S08); with ``complete``, a partial date stops
@@ -81,7 +94,7 @@ def parse_site_dates(file: str, df: pd.DataFrame, col: str, log: QueryLog, compl
             raise DataError(file, int(_rows(df, part[0])), col, "complete date", "partial; this date must be complete",
                             value=raw.iloc[part[0]], other_rows=_rows(df, part[1:]))
     if count:
-        iso_like = raw.str.match(r"^\d{4}-\d{2}-\d{2}$").astype("boolean").fillna(True).to_numpy(dtype=bool)
+        iso_like = _matches(raw, ISO_DATE)
         log.note(file, col, "date format -> ISO 8601", int(np.sum((prec == D.FULL) & ~iso_like)))
     return days, prec
 
@@ -162,10 +175,19 @@ def map_site_codes(file: str, df: pd.DataFrame, col: str, codelist: str, log: Qu
     return out
 
 
+def numeric(values: pd.Series) -> np.ndarray:
+    """``pd.to_numeric(values.astype(object), errors="raise")`` as a new float array; a
+    categorical's strings are parsed once per category (a dose or a lab value repeats)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats = pd.to_numeric(values.cat.categories.to_numpy(dtype=object), errors="raise")
+        return np.append(np.asarray(cats, dtype=float), np.nan)[values.cat.codes.to_numpy()]
+    return pd.to_numeric(values.astype(object), errors="raise").to_numpy(dtype=float, copy=True)
+
+
 def numbers(file: str, df: pd.DataFrame, col: str, log: QueryLog, valid_range=None) -> np.ndarray:
     """A numeric column; with ``valid_range`` (lo, hi), values outside are set to missing and
     queried (rule P01)."""
-    v = pd.to_numeric(df[col].astype(object), errors="raise").to_numpy(dtype=float, copy=True)
+    v = numeric(df[col])
     if valid_range is not None:
         lo, hi = valid_range
         out = np.flatnonzero(~np.isnan(v) & ((v < lo) | (v > hi)))
@@ -181,7 +203,7 @@ def heights_in_cm(file: str, df: pd.DataFrame, log: QueryLog, valid_range) -> np
     e.g. 1.64) is read as metres and converted to cm (harmonisation note and a query for the site
     to confirm); anything else outside the range is set to missing (rule P01)."""
     lo, hi = valid_range
-    v = pd.to_numeric(df.HEIGHT_CM.astype(object), errors="raise").to_numpy(dtype=float, copy=True)
+    v = numeric(df.HEIGHT_CM)
     metres = np.flatnonzero(~np.isnan(v) & (v >= lo / 100) & (v <= hi / 100))
     if len(metres):
         cm = np.round(v[metres] * 100, 1)
@@ -431,7 +453,7 @@ def harmonise_prior(df: pd.DataFrame, log: QueryLog, trt: pd.DataFrame) -> pd.Da
     p, pp, _ = check_dates_not_after_extract(f, df, "PD_DATE", p, pp, log, "missing")
     p, pflag = impute_partial_dates(f, df, "PD_DATE", p, pp, log, "first",
                                     max_dates={"the day before the first study dose": before_first})
-    line = pd.to_numeric(df.LINE.astype(object)).to_numpy(dtype=float)
+    line = numeric(df.LINE)
     return pd.DataFrame({"SRC_ROW": df.SRC_ROW, "SUBJID": text(df, "SUBJID"), "SETTING": text(df, "SETTING"),
                          "LINE": line, "REGIMEN": drugs.INN.to_numpy(), "REGIMEN_CLASS": drugs.CLASS.to_numpy(),
                          "HAS_ICI": drugs.HAS_ICI.to_numpy(dtype=bool),

@@ -62,12 +62,22 @@ def _checks(spec: dict) -> list[pa.Check]:
     return []
 
 
+_SCHEMAS: dict[str, tuple[dict, pa.DataFrameSchema]] = {}     # file -> (its dictionary entry, schema)
+
+
 def raw_schema(file: str) -> pa.DataFrameSchema:
+    """The pandera schema of a raw file, built once per dictionary entry (a Dask worker validates
+    every partition it cleans with it)."""
     spec = load_dictionary()["files"][file]["columns"]
+    hit = _SCHEMAS.get(file)
+    if hit is not None and hit[0] is spec:
+        return hit[1]
     req = set(REQUIRED[file])
     cols = {c: pa.Column(None, checks=_checks(s), nullable=c not in req, coerce=False, required=True)
             for c, s in spec.items()}
-    return pa.DataFrameSchema(cols, strict=False, name=file)
+    schema = pa.DataFrameSchema(cols, strict=False, name=file)
+    _SCHEMAS[file] = (spec, schema)
+    return schema
 
 
 def validate_raw(file: str, df: pd.DataFrame) -> None:

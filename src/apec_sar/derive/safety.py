@@ -131,7 +131,8 @@ def build_adex(ex: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     PD1DI dose intensity = PD1N / PD1NEXP; PD1NDLY delays (>= 28 days since the previous
     infusion). Flat-dosed antibodies: infusions are counted, not mg.
     """
-    e = ex.merge(adsl[["USUBJID", "TRTSDT", "TRTEDT", "DCUTDT"]], on="USUBJID")
+    e = ex[["USUBJID", "DRUG", "DRUG_CLASS", "CYCLE", "START_DATE", "LAST_DOSE", "DOSE"]].merge(
+        adsl[["USUBJID", "TRTSDT", "TRTEDT", "DCUTDT"]], on="USUBJID")      # the columns used, not all
     cut = e.groupby("USUBJID").DCUTDT.first()
     anl = e[e.DRUG_CLASS == "ANLOTINIB"].sort_values(["USUBJID", "START_DATE"], kind="stable").copy()
     anl["DAYS"] = (anl.LAST_DOSE - anl.START_DATE).dt.days + 1
