@@ -9,17 +9,20 @@ Dask cluster, the same cleaning and derivation code as the notebooks:
 2. Every raw CSV read by the workers in blocks of lines (:func:`apec_sar.io.read_block`, the
    in-memory reader on a byte range; the lines of each block are counted first, so every row
    keeps its original row number, ``SRC_ROW``) into one Dask dataframe per file.
-3. The subject key of the whole extract from the screening log
-   (:func:`apec_sar.clean.extract.subject_key_of_screening_log`): pseudonyms numbered over the
-   whole extract, and each patient's partition, a hash of the normalised ID-card number (rule
-   I01; a record without one: of its normalised SUBJID), so the records of one patient --
-   linked across sites by that number (I04) -- land together.
-4. Every file's rows moved to their patient's partition: Dask writes each file as Parquet
-   partitioned on the partition number (``to_parquet(partition_on=...)``, in ``OUT/.partitions``,
-   deleted at the end). Dask's in-memory shuffles (``set_index``/``shuffle``, 'tasks' or 'p2p')
-   were measured first: both hold the whole extract in worker memory until the partitions consume
-   it (10^6 patients on 2 workers: 11 GB with 'tasks', over 15 GB with 'p2p'); through storage a
-   worker holds one block or one partition.
+3. Each patient's partition from the validated screening log (:func:`_partition_map`): a hash
+   of the normalised ID-card number (rule I01; a record without one: of its normalised SUBJID),
+   so the records of one patient -- linked across sites by that number (I04) -- land together.
+   The subject key of the whole extract (pseudonyms numbered over the whole extract,
+   :func:`apec_sar.clean.extract.subject_key_of_screening_log`) is built on a worker while the
+   next step runs.
+4. Every file's rows moved to their patient's partition: a task per raw block writes its rows
+   as Parquet pieces by partition number (``OUT/.partitions/FILE/__PART=k/part.B.parquet``,
+   :func:`_write_pieces`, deleted at the end), which the partition reads back in file order.
+   Dask's in-memory shuffles (``set_index``/``shuffle``, 'tasks' or 'p2p') were measured first:
+   both hold the whole extract in worker memory until the partitions consume it (10^6 patients
+   on 2 workers: 11 GB with 'tasks', over 15 GB with 'p2p'); through storage a worker holds one
+   block or one partition. Dask's ``to_parquet(partition_on=...)`` writes the same pieces through
+   a pandas groupby, 1.6x slower than from Arrow.
 5. Per partition, the notebooks' code: ``validate_raw``, ``clean_tables``, ``pseudonymise``
    with the global key, ``derive_all``; the ADaM datasets and the partition's query log written
    as Parquet parts (``OUT/adsl/part.00000.parquet``, ...).
@@ -38,9 +41,9 @@ the first rule of its chain; both are clean messages about real problems).
 
 What scales with what: workers' memory with the partition size (``--partitions``; default
 about 20,000 patients a partition, the count rounded up to a multiple of the cluster's worker
-threads, :func:`default_partitions`), wall time with patients / workers. Three single tasks
-see every patient in a few columns (the subject key from the screening log; rule I08; the Cox
-model). The subject key and each patient's partition number stay on the workers (kept there by
+threads, :func:`default_partitions`), wall time with patients / workers. Four single tasks
+see every patient in a few columns (from the screening log, each patient's partition and then
+the subject key; rule I08; the Cox model: the last two side by side). The subject key and each patient's partition number stay on the workers (kept there by
 ``persist``; with a local scheduler, in the client's process); the client receives the
 per-partition summaries, never a clinical table. Raw and output folders must be visible to the client and every worker (a shared
 file system).
@@ -419,6 +422,16 @@ class _Engine:
             if f.status == "error":
                 f.result()
 
+    def replicate(self, objs: list) -> None:
+        """A copy of persisted ``objs`` on every worker. A worker's event loop shares the GIL with
+        its pandas task, so a worker fetching a block from a busy one waits for it (a second of
+        idle worker at the start of each step, seen in Dask's task stream); the subject key and
+        the partition of each patient are small enough to hold everywhere."""
+        if self.client is None:
+            return
+        from distributed import futures_of
+        self.client.replicate([f for o in objs for f in futures_of(o)])
+
     def threads(self) -> int:
         """Worker threads of the cluster (a local scheduler: 1, or the machine's cores for 'threads' and
         'processes'; a cluster whose workers have not joined yet: 1)."""
@@ -440,10 +453,9 @@ class _Engine:
         if self.client is None:
             return {"client": me}
         out = {"client": me}
-        try:
-            sched = self.client.run_on_scheduler(_peak_rss_mb)
-            if abs(sched - me) > 1e-9:
-                out["scheduler"] = sched
+        try:             # a LocalCluster's scheduler runs in this process: its peak is the client's
+            if self.client.run_on_scheduler(os.getpid) != os.getpid():
+                out["scheduler"] = self.client.run_on_scheduler(_peak_rss_mb)
         except Exception:                           # noqa: BLE001 - a scheduler may refuse run_on_scheduler
             pass
         for i, (_, mb) in enumerate(sorted(self.client.run(_peak_rss_mb).items())):
@@ -536,6 +548,7 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     p = partitions or default_partitions(n_records, eng.threads())
     pm = dask.delayed(_partition_map, nout=2)(frames["screening_log"].to_delayed(), p)
     scr_d, part_d = eng.persist("partition of each patient (screening log)", [pm[0], pm[1]])  # kept by the workers
+    eng.replicate([part_d])
     key_slices = dask.delayed(_key_slices, nout=p)(dask.delayed(_subject_key)(scr_d), part_d, p)
     key_slices = eng.persist("subject key (screening log)", list(key_slices), wait=False)   # while the split runs
     del scr_d
@@ -557,6 +570,7 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     try:
         eng.compute("splitting the raw files by patient", writes)
         eng.wait(key_slices)
+        eng.replicate(key_slices)
         n_patients = int(sum(eng.compute("counting patients", [dask.delayed(len)(x) for x in key_slices])))
         times["split by patient (and subject key)"] = time.perf_counter() - t2
         t2 = time.perf_counter()
