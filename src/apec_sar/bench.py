@@ -47,6 +47,7 @@ def _measure_pipeline(n: int, folder: Path, workers: int = 2) -> dict:
     if not (raw / "screening_log.csv").is_file():
         generate(raw, patients=n, mode="scale", truth_dir=None)
     shutil.rmtree(folder / "out", ignore_errors=True)
+    os.sync()                   # the generator's writes reach the disk before the clock starts
     r = scale.run(raw, folder / "out", dt.date(2022, 7, 3), workers=workers, progress=True)
     shutil.rmtree(folder / "out", ignore_errors=True)
     peak = {k: v for k, v in r.peak_mb.items() if k.startswith(("client", "scheduler", "worker "))}
