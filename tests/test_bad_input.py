@@ -64,6 +64,17 @@ def test_text_in_a_date_column(raw):
     expect(raw, "exposure", 7, "START_DATE", "date in a site format")
 
 
+@pytest.mark.parametrize("file,column,value,rule", [("exposure", "DOSE", "１２", "number"),
+                                                      ("exposure", "CYCLE", "٣", "integer"),
+                                                      ("baseline_labs", "RESULT", "4.５", "number")])
+def test_non_ascii_digits_in_a_number_column(raw, file, column, value, rule):
+    """Full-width (and other scripts') digits match Python's \\d but are no number to the
+    parser: a clear error naming the cell, not a traceback."""
+    set_cell(raw, file, 2, column, value)
+    msg = expect(raw, file, 2, column, rule)
+    assert value in msg
+
+
 def test_unknown_code(raw):
     set_cell(raw, "demographics", 4, "SEX", "X")
     expect(raw, "demographics", 4, "SEX", "code in the dictionary")

@@ -150,6 +150,20 @@ def test_a_data_error_in_a_partition_gives_the_in_memory_message(tmp_path):
     assert f"  {problem}" in res.stderr.splitlines() and f"  What to do: {todo}" in res.stderr.splitlines()
 
 
+def test_a_data_error_in_the_subject_key_on_a_cluster_gives_the_in_memory_message(tmp_path):
+    """A screening date that passes the schema but is no calendar date stops the subject-key
+    task, which runs on a worker while the split by patient runs on the others: the user gets
+    the in-memory run's message, and no raw rows stay behind, on a LocalCluster of two workers."""
+    raw = _corrupt(tmp_path, "screening_log", 7, "SCREEN_DATE", "2021-02-30")
+    with pytest.raises(DataError) as mem:
+        clean_extract(raw)
+    with pytest.raises(DataError) as dask_err:
+        scale.run(raw, tmp_path / "out", CUTOFF, workers=2, partitions=4, block_bytes=1 << 14, progress=False)
+    assert str(dask_err.value) == str(mem.value)
+    assert "screening_log.csv, row 7" in str(mem.value)
+    assert not (tmp_path / "out" / ".partitions").exists()
+
+
 def test_a_bad_row_in_a_block_gives_the_in_memory_message(tmp_path):
     """A field-count problem found by the parser of one block is located in the whole file."""
     raw = tmp_path / "raw"

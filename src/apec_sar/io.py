@@ -318,7 +318,7 @@ def categorical_parquet(path: Path | str, file: str) -> pd.DataFrame:
 def _in_order_of_appearance(col: pa.ChunkedArray) -> pd.Categorical:
     """A dictionary column as a pandas categorical whose categories are in order of first
     appearance, as ``pyarrow.compute.dictionary_encode`` makes them (:func:`_categoricals`)."""
-    if not pa.types.is_dictionary(col.type):          # e.g. a column no piece has a value in
+    if not pa.types.is_dictionary(col.type):          # not a string column (as categorical_table does)
         return pa.table({"c": pc.dictionary_encode(col)}).to_pandas()["c"].array
     arr = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
     idx = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)

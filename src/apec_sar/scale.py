@@ -89,6 +89,12 @@ KM_PARAMS = ("PFS", "OS")
 # differ by under 5 %. A cluster's own workers: start them with this setting too
 # (dask config ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null``).
 WORKER_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": None}
+# The subject key's slices (about 130 bytes a patient) are copied to every worker before the
+# partitions run (_Engine.replicate); Dask's Active Memory Manager would drop the copies of a
+# slice only one task reads within seconds (its ReduceReplicas policy), so the LocalCluster's
+# scheduler runs without it. A cluster's own scheduler may keep it: the run is the same, a
+# worker may then wait for a slice from a busy one.
+SCHEDULER_CONFIG = {"distributed.scheduler.active-memory-manager.start": False}
 
 
 @dataclass
@@ -128,6 +134,11 @@ def _peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _process_id() -> tuple[str, int]:
+    import socket
+    return socket.gethostname(), os.getpid()
 
 
 def _reset_peak() -> None:
@@ -202,11 +213,11 @@ def _subject_key(scr: pd.DataFrame) -> pd.DataFrame:
     return subject_key_of_screening_log(scr)[0]
 
 
-def _key_slices(key: pd.DataFrame, part: pd.Series, partitions: int) -> list[pd.DataFrame]:
-    """The subject key split by partition (the pseudonyms each partition's patients get)."""
-    k = part.reindex(key.SUBJID).to_numpy()
-    groups = dict(tuple(key.groupby(k, sort=True)))
-    return [groups.get(i, key.iloc[:0]) for i in range(partitions)]
+def _key_slice(key: pd.DataFrame, part: pd.Series, k: int) -> pd.DataFrame:
+    """The subject key of partition ``k`` (the pseudonyms its patients get). One task per
+    partition, so the slices spread over the workers and each partition's task runs where its
+    slice is; the whole key is released once they are made."""
+    return key[part.reindex(key.SUBJID).to_numpy() == k]
 
 
 def _possible_duplicates(work: str, ks: list[int]) -> list[pd.DataFrame]:
@@ -234,7 +245,9 @@ def _write_pieces(df: pd.DataFrame, part_of: pd.Series, folder: str, partition_i
     ``to_parquet(partition_on=...)`` does the same through a pandas groupby, 1.6x slower here."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    block = int((partition_info or {}).get("number", 0))
+    if partition_info is None:      # every block would write part.0: rows lost
+        raise RuntimeError("Dask did not pass partition_info to _write_pieces")
+    block = int(partition_info["number"])
     k = _partition_numbers(df.SUBJID, part_of)
     order = np.argsort(k, kind="stable")
     k = k[order]
@@ -242,9 +255,10 @@ def _write_pieces(df: pd.DataFrame, part_of: pd.Series, folder: str, partition_i
     edges = np.concatenate([[0], np.flatnonzero(np.diff(k)) + 1, [len(k)]]) if len(k) else np.zeros(1, np.int64)
     for a, b in zip(edges[:-1], edges[1:]):
         d = Path(folder) / f"__PART={int(k[a])}"
-        d.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table.slice(int(a), int(b - a)), d / f"part.{block}.parquet", compression="lz4",
-                       write_statistics=False)
+        d.mkdir(exist_ok=True)      # not parents: a task still running after the run stopped and
+        tmp = d / f".part.{block}.parquet.tmp"      # deleted the folder fails instead of rebuilding it
+        pq.write_table(table.slice(int(a), int(b - a)), tmp, compression="lz4", write_statistics=False)
+        os.replace(tmp, d / f"part.{block}.parquet")      # never a half-written piece under its name
     return pd.DataFrame({"rows": [len(k)]})
 
 
@@ -336,7 +350,6 @@ def _run_partition(k: int, work: str, key: pd.DataFrame, cutoff: dt.date, out: s
     import pickle
     pdup = PossibleDuplicateInputs(deferred.screening, deferred.demographics,
                                    _hash_names(deferred.names, name_key), deferred.dup_of)
-    (Path(work) / "i08").mkdir(parents=True, exist_ok=True)
     with open(Path(work) / "i08" / f"{k:05d}.pkl", "wb") as fh:       # for rule I08 across partitions
         pickle.dump(pdup, fh, protocol=pickle.HIGHEST_PROTOCOL)
     adsl = d.datasets["adsl"]
@@ -344,6 +357,17 @@ def _run_partition(k: int, work: str, key: pd.DataFrame, cutoff: dt.date, out: s
     steps["write"] = seconds - steps["read"] - steps["clean"] - steps["derive"]
     return _Part(k, len(adsl), int((adsl.EFFFL == "Y").sum()), len(queries), d.consort, d.reconciliation, recon,
                  log.notes, km, schemas, seconds, _peak_rss_mb(), steps)
+
+
+def _remove(work: Path, tries: int = 20) -> None:
+    """Delete the work folder of raw rows. After a failed task Dask cancels the others, but one
+    already running finishes its call: it cannot rebuild the folder (its tasks create no parent
+    folder), and a file it adds while the folder is being deleted is caught by another pass."""
+    for _ in range(tries):
+        shutil.rmtree(work, ignore_errors=True)
+        if not work.exists():
+            return
+        time.sleep(0.25)
 
 
 def _rewrite(path: str, schema) -> None:
@@ -424,9 +448,10 @@ class _Engine:
 
     def replicate(self, objs: list) -> None:
         """A copy of persisted ``objs`` on every worker. A worker's event loop shares the GIL with
-        its pandas task, so a worker fetching a block from a busy one waits for it (a second of
-        idle worker at the start of each step, seen in Dask's task stream); the subject key and
-        the partition of each patient are small enough to hold everywhere."""
+        its pandas task, so a worker fetching data from a busy one waits for it (a second of idle
+        worker at the start of a step, and between partitions, seen in Dask's task stream). For
+        the partition of each patient, which every task of the split reads, and the slices of
+        the subject key (:data:`SCHEDULER_CONFIG`)."""
         if self.client is None:
             return
         from distributed import futures_of
@@ -454,7 +479,7 @@ class _Engine:
             return {"client": me}
         out = {"client": me}
         try:             # a LocalCluster's scheduler runs in this process: its peak is the client's
-            if self.client.run_on_scheduler(os.getpid) != os.getpid():
+            if self.client.run_on_scheduler(_process_id) != _process_id():
                 out["scheduler"] = self.client.run_on_scheduler(_peak_rss_mb)
         except Exception:                           # noqa: BLE001 - a scheduler may refuse run_on_scheduler
             pass
@@ -479,7 +504,8 @@ def _connect(workers: int | None, scheduler: str | None):
     for k, v in WORKER_ENVIRON.items():
         if v is None and k in nanny_set and os.environ.get(k) == str(nanny_set[k]):
             del os.environ[k]
-    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}):
+    with dask.config.set({**{f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()},
+                          **SCHEDULER_CONFIG}):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=50)   # a raw-data error is reported once, by the client
     return Client(cluster), cluster, None
@@ -505,6 +531,7 @@ def run(raw: Path, out: Path, cutoff: dt.date, *, workers: int | None = None, sc
                 client.close()
             if cluster is not None:
                 cluster.close()
+                _remove(Path(out) / ".partitions")   # the workers are gone: nothing can write there now
 
 
 def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | None,
@@ -549,8 +576,10 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     pm = dask.delayed(_partition_map, nout=2)(frames["screening_log"].to_delayed(), p)
     scr_d, part_d = eng.persist("partition of each patient (screening log)", [pm[0], pm[1]])  # kept by the workers
     eng.replicate([part_d])
-    key_slices = dask.delayed(_key_slices, nout=p)(dask.delayed(_subject_key)(scr_d), part_d, p)
-    key_slices = eng.persist("subject key (screening log)", list(key_slices), wait=False)   # while the split runs
+    key_d = dask.delayed(_subject_key)(scr_d)
+    key_slices = eng.persist("subject key (screening log)", [dask.delayed(_key_slice)(key_d, part_d, k)
+                                                             for k in range(p)], wait=False)   # while the split runs
+    del key_d
     del scr_d
     times["partition map"] = time.perf_counter() - t1
 
@@ -562,13 +591,21 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
         shutil.rmtree(out / name, ignore_errors=True)
     for name in (*DATASETS, "query_log"):
         (out / name).mkdir(parents=True, exist_ok=True)
-    writes = []
+    writes, n_rows = [], {}
+    for f in (*files, "i08"):
+        (work / f).mkdir(parents=True)
     for f in files:
         x = frames[f].map_partitions(_write_pieces, part_d, str(work / f), meta={"rows": np.int64},
                                      enforce_metadata=False, align_dataframes=False)
+        n_rows[f] = len(x.to_delayed())
         writes += x.to_delayed()
     try:
-        eng.compute("splitting the raw files by patient", writes)
+        written = iter(eng.compute("splitting the raw files by patient", writes))
+        for f in files:                   # every data row of the file written once
+            got = int(sum(int(next(written)["rows"].sum()) for _ in range(n_rows[f])))
+            want = int(sum(n for n, _ in counts_of[f])) - 1 - blanks[f]
+            if got != want:
+                raise RuntimeError(f"{f}: {got:,d} rows written by patient, {want:,d} data lines in the file")
         eng.wait(key_slices)
         eng.replicate(key_slices)
         n_patients = int(sum(eng.compute("counting patients", [dask.delayed(len)(x) for x in key_slices])))
@@ -590,7 +627,7 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
                                 dask.delayed(_fit_cox, pure=False)(str(out))])
         times["rule I08 + Cox model"] = time.perf_counter() - t3
     finally:
-        shutil.rmtree(work, ignore_errors=True)      # raw rows (with identifiers): never left behind
+        _remove(work)      # raw rows (with identifiers): never left behind
 
     # across partitions
     t4 = time.perf_counter()

@@ -73,6 +73,9 @@ def pseudonymise(tables: dict[str, pd.DataFrame], subject_key: pd.DataFrame | No
     else:
         key = number_subjects(scr)
     known = pd.Index(key.SUBJID.to_numpy(dtype=object))
+    if not known.is_unique or known.hasnans:    # one pseudonym per site id, never a guess between two
+        raise ValueError("subject key has a SUBJID more than once or a missing SUBJID; build it with "
+                         "number_subjects from the kept screening records")
     usub = np.append(key.USUBJID.to_numpy(dtype=object), np.nan)       # position -1 (not in the key): NaN
     ids = identifier_columns()
     out = {}

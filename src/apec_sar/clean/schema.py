@@ -16,8 +16,8 @@ from .errors import DataError
 
 # a date in any site format, complete or partial (validated for real calendar dates later)
 DATE_RE = (r"^\s*(\d{4}([-/.]\d{1,2}([-/.](\d{1,2}|UNK))?|[-/.](UNK)([-/.]UNK)?)?|\d{4}年\d{1,2}月(\d{1,2}日)?|\d{5})\s*$")
-INT_RE = r"^-?\d+$"
-DEC_RE = r"^-?\d+(\.\d+)?$"
+INT_RE = r"^-?[0-9]+$"                 # ASCII digits: Python's \d also matches full-width and other
+DEC_RE = r"^-?[0-9]+(\.[0-9]+)?$"      # scripts' digits, which the numeric parser then refuses
 
 # columns that must never be empty (the record is meaningless without them)
 REQUIRED = {
