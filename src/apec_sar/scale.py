@@ -213,11 +213,11 @@ def _subject_key(scr: pd.DataFrame) -> pd.DataFrame:
     return subject_key_of_screening_log(scr)[0]
 
 
-def _key_slice(key: pd.DataFrame, part: pd.Series, k: int) -> pd.DataFrame:
-    """The subject key of partition ``k`` (the pseudonyms its patients get). One task per
-    partition, so the slices spread over the workers and each partition's task runs where its
-    slice is; the whole key is released once they are made."""
-    return key[part.reindex(key.SUBJID).to_numpy() == k]
+def _key_slices(key: pd.DataFrame, part: pd.Series, partitions: int) -> list[pd.DataFrame]:
+    """The subject key split by partition (the pseudonyms each partition's patients get)."""
+    k = part.reindex(key.SUBJID).to_numpy()
+    groups = dict(tuple(key.groupby(k, sort=True)))
+    return [groups.get(i, key.iloc[:0]) for i in range(partitions)]
 
 
 def _possible_duplicates(work: str, ks: list[int]) -> list[pd.DataFrame]:
@@ -576,10 +576,8 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     pm = dask.delayed(_partition_map, nout=2)(frames["screening_log"].to_delayed(), p)
     scr_d, part_d = eng.persist("partition of each patient (screening log)", [pm[0], pm[1]])  # kept by the workers
     eng.replicate([part_d])
-    key_d = dask.delayed(_subject_key)(scr_d)
-    key_slices = eng.persist("subject key (screening log)", [dask.delayed(_key_slice)(key_d, part_d, k)
-                                                             for k in range(p)], wait=False)   # while the split runs
-    del key_d
+    key_slices = dask.delayed(_key_slices, nout=p)(dask.delayed(_subject_key)(scr_d), part_d, p)
+    key_slices = eng.persist("subject key (screening log)", list(key_slices), wait=False)   # while the split runs
     del scr_d
     times["partition map"] = time.perf_counter() - t1
 
