@@ -43,10 +43,11 @@ What scales with what: workers' memory with the partition size (``--partitions``
 about 20,000 patients a partition, the count rounded up to a multiple of the cluster's worker
 threads, :func:`default_partitions`), wall time with patients / workers. Four single tasks
 see every patient in a few columns (from the screening log, each patient's partition and then
-the subject key; rule I08; the Cox model: the last two side by side). The subject key and each patient's partition number stay on the workers (kept there by
-``persist``; with a local scheduler, in the client's process); the client receives the
-per-partition summaries, never a clinical table. Raw and output folders must be visible to the client and every worker (a shared
-file system).
+the subject key; rule I08; the Cox model: the last two side by side). The subject key and each
+patient's partition number stay on the workers, a copy on each (about 200 bytes a patient;
+kept there by ``persist``; with a local scheduler, in the client's process); the client
+receives the per-partition summaries, never a clinical table. Raw and output folders must be
+visible to the client and every worker (a shared file system).
 
 Why the project's own block reader and not ``dask.dataframe.read_csv``: Dask's CSV blocks do
 not know their line offset, so the original row numbers the query log must carry would be
