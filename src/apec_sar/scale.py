@@ -590,18 +590,15 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
         shutil.rmtree(out / name, ignore_errors=True)
     for name in (*DATASETS, "query_log"):
         (out / name).mkdir(parents=True, exist_ok=True)
-    writes, n_rows = [], {}
     for f in (*files, "i08"):
         (work / f).mkdir(parents=True)
-    for f in files:
-        x = frames[f].map_partitions(_write_pieces, part_d, str(work / f), meta={"rows": np.int64},
-                                     enforce_metadata=False, align_dataframes=False)
-        n_rows[f] = len(x.to_delayed())
-        writes += x.to_delayed()
+    writes = {f: frames[f].map_partitions(_write_pieces, part_d, str(work / f), meta={"rows": np.int64},
+                                          enforce_metadata=False, align_dataframes=False).to_delayed()
+              for f in files}
     try:
-        written = iter(eng.compute("splitting the raw files by patient", writes))
+        written = iter(eng.compute("splitting the raw files by patient", [w for f in files for w in writes[f]]))
         for f in files:                   # every data row of the file written once
-            got = int(sum(int(next(written)["rows"].sum()) for _ in range(n_rows[f])))
+            got = int(sum(int(next(written)["rows"].sum()) for _ in writes[f]))
             want = int(sum(n for n, _ in counts_of[f])) - 1 - blanks[f]
             if got != want:
                 raise RuntimeError(f"{f}: {got:,d} rows written by patient, {want:,d} data lines in the file")
