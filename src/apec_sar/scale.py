@@ -189,7 +189,8 @@ def _partition_map(blocks: list[pd.DataFrame], partitions: int) -> tuple[pd.Data
     """The validated screening log of the whole extract (as the in-memory run validates it) and
     the partition of every SUBJID: a hash of the normalised ID-card number (rule I01), or of the
     normalised SUBJID for a record without one (never linked, rule I03). This is all the split by
-    patient needs; the subject key (:func:`_subject_key`) is built from the same log meanwhile."""
+    patient needs; the subject key
+    (:func:`apec_sar.clean.extract.subject_key_of_screening_log`) is built from the same log meanwhile."""
     from .clean import identity
     from .clean.errors import QueryLog
     from .clean.schema import validate_raw
@@ -205,13 +206,6 @@ def _partition_map(blocks: list[pd.DataFrame], partitions: int) -> tuple[pd.Data
     part = pd.Series((h % np.uint64(partitions)).astype(np.int64), index=subjid)
     part = part[part.index.notna()]
     return scr, part[~part.index.duplicated(keep="first")]
-
-
-def _subject_key(scr: pd.DataFrame) -> pd.DataFrame:
-    """The subject key of the whole extract from its validated screening log (the in-memory
-    run's rules, :func:`apec_sar.clean.extract.subject_key_of_screening_log`)."""
-    from .clean.extract import subject_key_of_screening_log
-    return subject_key_of_screening_log(scr)[0]
 
 
 def _key_slices(key: pd.DataFrame, part: pd.Series, partitions: int) -> list[pd.DataFrame]:
@@ -541,6 +535,7 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     import dask.dataframe as dd
 
     from .clean.errors import QueryLog, harmonisation_summary, interleave_notes
+    from .clean.extract import subject_key_of_screening_log
 
     times: dict[str, float] = {}
     eng.reset_peaks()
@@ -577,7 +572,7 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     pm = dask.delayed(_partition_map, nout=2)(frames["screening_log"].to_delayed(), p)
     scr_d, part_d = eng.persist("partition of each patient (screening log)", [pm[0], pm[1]])  # kept by the workers
     eng.replicate([part_d])
-    key_slices = dask.delayed(_key_slices, nout=p)(dask.delayed(_subject_key)(scr_d), part_d, p)
+    key_slices = dask.delayed(_key_slices, nout=p)(dask.delayed(subject_key_of_screening_log)(scr_d), part_d, p)
     key_slices = eng.persist("subject key (screening log)", list(key_slices), wait=False)   # while the split runs
     del scr_d
     times["partition map"] = time.perf_counter() - t1

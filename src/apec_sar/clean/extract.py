@@ -115,22 +115,19 @@ def _linked(raw_scr: pd.DataFrame, scr: pd.DataFrame, log: QueryLog) -> pd.Serie
     return identity.link_patient_records(scr.assign(ID_CARD_NO=card.to_numpy()), log)
 
 
-def subject_key_of_screening_log(raw_scr: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def subject_key_of_screening_log(raw_scr: pd.DataFrame) -> pd.DataFrame:
     """The subject key of a whole extract from its validated raw screening log alone, by the
     same chain of rules as :func:`clean_tables` (I01, K01, harmonisation, K01/K02, I03/I04):
     the kept records -- every screening record but the later-screened of two linked -- numbered
     by :func:`number_subjects`. Only duplicate patients (I04) reject a patient's screening
     record, so these are the patients :func:`clean_tables` keeps; the partitioned run
-    (:mod:`apec_sar.scale`) checks that in every partition. Also returns the normalised
-    SUBJID and ID-card number of every raw record (SUBJID, ID_CARD_NO, SRC_ROW), which
-    place a patient's records in one partition. Queries are not kept: the partitions log them."""
+    (:mod:`apec_sar.scale`) checks that in every partition. Queries are not kept: the
+    partitions log them."""
     log = QueryLog()
     raw_scr = _identified("screening_log", raw_scr, log)
     scr = _harmonised_screening(raw_scr, log)
     dup_of = _linked(raw_scr, scr, log)
-    ids = pd.DataFrame({"SRC_ROW": raw_scr.SRC_ROW.to_numpy(), "SUBJID": raw_scr.SUBJID.astype(object).to_numpy(),
-                        "ID_CARD_NO": raw_scr.ID_CARD_NO.astype(object).to_numpy()})
-    return number_subjects(scr[~scr.SUBJID.isin(dup_of.index)]), ids
+    return number_subjects(scr[~scr.SUBJID.isin(dup_of.index)])
 
 
 @dataclass

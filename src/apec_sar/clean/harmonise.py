@@ -70,11 +70,16 @@ def extract_day() -> np.int64:
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def _per_row(values: pd.Series, per_category, missing) -> np.ndarray:
+    """What was computed once per category of the categorical ``values`` (in category order),
+    one entry per row; ``missing`` for a missing value."""
+    return np.append(np.asarray(per_category), missing)[values.cat.codes.to_numpy()]
+
+
 def _matches(values: pd.Series, pattern: re.Pattern) -> np.ndarray:
     """Whether each value matches ``pattern`` (a missing value: True), once per category."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        hit = np.array([pattern.match(c) is not None for c in values.cat.categories] + [True], dtype=bool)
-        return hit[values.cat.codes.to_numpy()]
+        return _per_row(values, np.array([pattern.match(c) is not None for c in values.cat.categories], bool), True)
     return values.str.match(pattern.pattern).astype("boolean").fillna(True).to_numpy(dtype=bool)
 
 
@@ -180,7 +185,7 @@ def numeric(values: pd.Series) -> np.ndarray:
     categorical's strings are parsed once per category (a dose or a lab value repeats)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         cats = pd.to_numeric(values.cat.categories.to_numpy(dtype=object), errors="raise")
-        return np.append(np.asarray(cats, dtype=float), np.nan)[values.cat.codes.to_numpy()]
+        return _per_row(values, np.asarray(cats, dtype=float), np.nan)
     return pd.to_numeric(values.astype(object), errors="raise").to_numpy(dtype=float, copy=True)
 
 
