@@ -278,3 +278,31 @@ def test_partition_numbers_follow_the_rows_whatever_their_index():
     s = pd.Series(["s-1", " S-2", None], dtype="string[pyarrow]")
     assert scale._partition_numbers(s, part_of).tolist() == [3, 4, 0]
     assert scale._partition_numbers(s.set_axis([10, 11, 12]), part_of).tolist() == [3, 4, 0]
+
+
+def test_a_scheduler_without_workers_stops_with_a_message(tmp_path, monkeypatch, capsys):
+    """--scheduler ADDRESS waits for a worker to join (the partition count follows the cluster's
+    threads), then stops with a message naming the address, not a traceback nor a hang."""
+    from distributed import LocalCluster
+    monkeypatch.setattr(scale, "WORKERS_SECONDS", 1)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        rc = scale.main(["--raw", str(RAW), "--out", str(tmp_path / "out"), "--cutoff", "2022-07-03",
+                         "--scheduler", cluster.scheduler_address, "--no-progress"])
+        err = capsys.readouterr().err
+    assert rc == 2
+    assert f"no worker has joined the Dask scheduler at {cluster.scheduler_address} within 1 s" in err
+    assert "dask worker" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_scheduler_stops_with_a_message(tmp_path, monkeypatch, capsys):
+    import socket
+    with socket.socket() as sock:               # a port with nothing listening on it
+        sock.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+    monkeypatch.setattr(scale, "CONNECT_SECONDS", 1)
+    rc = scale.main(["--raw", str(RAW), "--out", str(tmp_path / "out"), "--cutoff", "2022-07-03",
+                     "--scheduler", address, "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert f"cannot reach the Dask scheduler at {address} within 1 s" in err and "Traceback" not in err

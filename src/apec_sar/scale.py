@@ -96,6 +96,8 @@ WORKER_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": None}
 # scheduler runs without it. A cluster's own scheduler may keep it: the run is the same, a
 # worker may then wait for a slice from a busy one.
 SCHEDULER_CONFIG = {"distributed.scheduler.active-memory-manager.start": False}
+CONNECT_SECONDS = 30       # --scheduler ADDRESS: to reach the scheduler,
+WORKERS_SECONDS = 120      # and for its first worker to join
 
 
 @dataclass
@@ -454,7 +456,7 @@ class _Engine:
 
     def threads(self) -> int:
         """Worker threads of the cluster (a local scheduler: 1, or the machine's cores for 'threads' and
-        'processes'; a cluster whose workers have not joined yet: 1)."""
+        'processes'; on a cluster, those joined so far: :func:`_cluster_client` waits for one)."""
         if self.client is None:
             return (os.cpu_count() or 1) if self.local in ("threads", "processes") else 1
         return int(sum(self.client.nthreads().values())) or 1
@@ -483,6 +485,35 @@ class _Engine:
         return out
 
 
+class ClusterError(Exception):
+    """The Dask cluster named by ``--scheduler`` cannot run the job (a message for the user)."""
+
+
+def _cluster_client(address: str):
+    """A Client of the running scheduler at ``address``, once at least one worker has joined it:
+    the partition count and raw block size follow the cluster's worker threads, which a
+    scheduler with no workers yet would give as none (and its tasks would wait forever)."""
+    from distributed import Client
+    connect_s, workers_s = CONNECT_SECONDS, WORKERS_SECONDS
+    try:
+        client = Client(address, timeout=connect_s)
+    except (OSError, TimeoutError, ValueError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        what = (f"{address!r} is not a Dask scheduler address ({detail})" if isinstance(exc, ValueError) else
+                f"cannot reach the Dask scheduler at {address} within {connect_s:g} s ({detail})")
+        raise ClusterError(f"{what}. What to do: start the scheduler (dask scheduler) and its workers, check "
+                           "the address (e.g. tcp://10.0.0.5:8786), or run without --scheduler on this "
+                           "machine.") from None
+    try:
+        client.wait_for_workers(1, timeout=workers_s)
+    except TimeoutError:
+        client.close()
+        raise ClusterError(f"no worker has joined the Dask scheduler at {address} within {workers_s:g} s. "
+                           "What to do: start workers on the cluster (dask worker "
+                           f"{address}), or run without --scheduler on this machine.") from None
+    return client
+
+
 def _connect(workers: int | None, scheduler: str | None):
     """(client, cluster or None, local scheduler name or None)."""
     if scheduler in ("synchronous", "threads", "processes"):
@@ -491,7 +522,7 @@ def _connect(workers: int | None, scheduler: str | None):
     from distributed import Client, LocalCluster
     dask.config.set({"distributed.worker.daemon": False, "dataframe.convert-string": False})
     if scheduler:
-        return Client(scheduler), None, None
+        return _cluster_client(scheduler), None, None
     n = workers or os.cpu_count() or 1
     # a nanny also writes its variables into this process's environment, where the workers of a
     # later cluster would inherit them: a value Dask's config put there goes before this one starts
@@ -785,6 +816,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         r = run(args.raw, args.out, cutoff, workers=args.workers, scheduler=args.scheduler,
                 partitions=args.partitions, block_bytes=None if args.block_mb is None else int(args.block_mb * 2 ** 20), progress=not args.no_progress)
+    except ClusterError as exc:
+        if args.debug:
+            raise
+        problem, _, todo = str(exc).partition(" What to do: ")
+        print(f"[scale] STOPPED: {problem}\n  What to do: {todo}", file=sys.stderr, flush=True)
+        return 2
     except Exception as exc:
         message = data_error_message(exc)
         if message is None or args.debug:
