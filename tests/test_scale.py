@@ -164,6 +164,29 @@ def test_a_data_error_in_the_subject_key_on_a_cluster_gives_the_in_memory_messag
     assert not (tmp_path / "out" / ".partitions").exists()
 
 
+def test_the_screening_log_is_validated_before_the_other_files_are_checked(tmp_path):
+    """As read_and_validate does: a schema failure in the screening log (validated on a worker,
+    while the other files' lines are counted) is reported before an empty later file; the CLI
+    prints the message alone (no traceback, no warning about pandera objects pickled)."""
+    raw = _corrupt(tmp_path, "screening_log", 7, "SCREEN_DATE", "abc")
+    header = (raw / "demographics.csv").read_text(encoding="utf-8").split("\n")[0]
+    (raw / "demographics.csv").write_text(header + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as mem:
+        clean_extract(raw)
+    assert "screening_log.csv, row 7, column SCREEN_DATE" in str(mem.value)
+    with pytest.raises(DataError) as dask_err:
+        scale.run(raw, tmp_path / "out", CUTOFF, scheduler="synchronous", partitions=2, progress=False)
+    assert str(dask_err.value) == str(mem.value)
+    res = subprocess.run([sys.executable, "-m", "apec_sar.scale", "--raw", str(raw), "--out", str(tmp_path / "o2"),
+                          "--cutoff", "2022-07-03", "--workers", "2", "--partitions", "2", "--no-progress"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    problem, _, todo = str(mem.value).partition(" What to do: ")
+    assert res.stderr.splitlines() == ["[scale] STOPPED by a problem in the raw data (" + str(raw) + "):",
+                                       f"  {problem}", f"  What to do: {todo}",
+                                       "  (python -m apec_sar.scale --debug shows the traceback)"]
+
+
 def test_a_bad_row_in_a_block_gives_the_in_memory_message(tmp_path):
     """A field-count problem found by the parser of one block is located in the whole file."""
     raw = tmp_path / "raw"

@@ -219,6 +219,9 @@ def _child(task: str, n: int, folder: str | None = None, *extra) -> dict:
         return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+PARTITION_MAP = "partition map (other files' lines counted meanwhile)"     # apec_sar.scale's step
+
+
 def _pipeline_line(n: int, r: dict) -> str:
     workers = ", ".join(f"{k} {v:,.0f}" for k, v in r["peak_mb"].items())
     s = r["seconds"]
@@ -226,7 +229,7 @@ def _pipeline_line(n: int, r: dict) -> str:
             f"({r['partitions']} partitions, {r['workers']} workers; peak MB {workers}; clean + derive "
             f"{s['clean + derive']:.1f} s (in the tasks, s summed: "
             + ", ".join(f"{k} {v:.0f}" for k, v in r.get("partition_seconds", {}).items())
-            + f"); partition map {s['partition map']:.1f} s; split (subject key meanwhile) "
+            + f"); partition map {s[PARTITION_MAP]:.1f} s; split (subject key meanwhile) "
             f"{s['split by patient (and subject key)']:.1f} s; "
             f"{r['analysed']:,d} analysed; reconciles: {r['reconciles']})")
 

@@ -575,38 +575,53 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     file_logs = {f: QueryLog() for f in files}
     heads = {f: io.open_raw(raw, f, file_logs[f]) for f in files}          # F01-F07 on the client
 
-    # line numbers: each block's first line is the count of lines before it
+    # line numbers: each block's first line is the count of lines before it. The screening log
+    # first: the partition of each patient is computed from it (on one worker) while the other
+    # files' lines are counted
     if block_bytes is None:
         block_bytes = default_block_bytes(sum(heads[f][0].stat().st_size for f in files), eng.threads())
     spans = {f: io.blocks(heads[f][0], block_bytes) for f in files}
-    todo = [dask.delayed(io.line_counts, pure=True)(str(heads[f][0]), s, e) for f in files for s, e in spans[f]]
-    counts = iter(eng.compute("counting lines", todo))
     frames, counts_of, blanks = {}, {}, {}
-    for f in files:
+
+    def count(step: str, names: list[str]) -> None:
+        todo = [dask.delayed(io.line_counts, pure=True)(str(heads[f][0]), s, e) for f in names for s, e in spans[f]]
+        got = iter(eng.compute(step, todo))
+        for f in names:
+            counts_of[f] = [next(got) for _ in spans[f]]
+
+    def frame(f: str) -> None:                    # the file-level checks, then its blocks as a Dask dataframe
         path, header, bom = heads[f]
-        c = counts_of[f] = [next(counts) for _ in spans[f]]
+        c = counts_of[f]
         lines = np.array([n for n, _ in c], dtype=np.int64)
         blank = blanks[f] = int(sum(b for _, b in c))
         if int(lines.sum()) - 1 - blank <= 0:
             raise io.no_rows_error(f)
         io.file_notes(f, header, bom, blank if blank else None, file_logs[f])
         first = np.concatenate([[0], np.cumsum(lines)[:-1]])
-        args = [(str(path), f, header, s, e, int(l)) for (s, e), l in zip(spans[f], first)]
+        args = [(str(path), f, header, s, e, int(n)) for (s, e), n in zip(spans[f], first)]
         meta = io.read_block(path, f, header, 0, 0, 0)
         frames[f] = dd.from_map(_read_block, args, meta=meta, enforce_metadata=False, label=f"read-{f}")
-    times["count lines"] = time.perf_counter() - t0
 
-    # the subject key of the whole extract, and each patient's partition (on a worker)
+    scr_file, others = files[0], files[1:]
+    assert scr_file == "screening_log", files
+    count("counting lines (screening log)", [scr_file])
+    frame(scr_file)
     t1 = time.perf_counter()
-    n_records = int(sum(n for n, _ in counts_of["screening_log"])) - 1 - blanks["screening_log"]
+    times["count lines (screening log)"] = t1 - t0
+    n_records = int(sum(n for n, _ in counts_of[scr_file])) - 1 - blanks[scr_file]
     p = partitions or default_partitions(n_records, eng.threads())
-    pm = dask.delayed(_partition_map, nout=2)(frames["screening_log"].to_delayed(), p)
-    scr_d, part_d = eng.persist("partition of each patient (screening log)", [pm[0], pm[1]])  # kept by the workers
-    eng.replicate([part_d])
+    pm = dask.delayed(_partition_map, nout=2)(frames[scr_file].to_delayed(), p)
+    scr_d, part_d = eng.persist("partition of each patient (screening log)", [pm[0], pm[1]], wait=False)
+    count("counting lines", others)
+    eng.wait([scr_d, part_d])      # the screening log validated (its error first, as read_and_validate)
+    for f in others:
+        frame(f)
+    eng.replicate([part_d])        # kept by the workers, a copy on each
+    # the subject key of the whole extract (on a worker, while the split runs)
     key_slices = dask.delayed(_key_slices, nout=p)(dask.delayed(subject_key_of_screening_log)(scr_d), part_d, p)
-    key_slices = eng.persist("subject key (screening log)", list(key_slices), wait=False)   # while the split runs
+    key_slices = eng.persist("subject key (screening log)", list(key_slices), wait=False)
     del scr_d
-    times["partition map"] = time.perf_counter() - t1
+    times["partition map (other files' lines counted meanwhile)"] = time.perf_counter() - t1
 
     # rows to their patient's partition (each raw block's rows written as Parquet pieces by
     # partition number), then the notebooks' code on each partition

@@ -83,27 +83,33 @@ def raw_schema(file: str) -> pa.DataFrameSchema:
 def validate_raw(file: str, df: pd.DataFrame) -> None:
     """Validate a raw frame (strings, None for empty); raise DataError on the first failure
     (lowest row, then dictionary column order), naming file, row, column, rule and value, and
-    listing the further rows that fail the same check."""
+    listing the further rows that fail the same check. Raised outside pandera's exception, so
+    it carries no pandera object (a Dask worker's error reaches the client without one)."""
     try:
         raw_schema(file).validate(df.drop(columns=["SRC_ROW"]), lazy=True)
+        return
     except pa.errors.SchemaErrors as exc:
-        fc = exc.failure_cases
-        fc = fc[fc["index"].notna()].copy()
-        if fc.empty:
-            first = exc.failure_cases.iloc[0]
-            raise DataError(file, None, first["column"], RULES.get(str(first["check"]), str(first["check"])),
-                            str(first["failure_case"])) from None
-        order = {c: i for i, c in enumerate(df.columns)}
-        fc["index"] = fc["index"].astype(int)
-        fc["_col"] = fc["column"].map(order)
-        fc = fc.sort_values(["index", "_col"], kind="stable")
-        first = fc.iloc[0]
-        check = str(first["check"])
-        same = fc[(fc["column"] == first["column"]) & (fc["check"] == check)]["index"].unique()
-        rows = df["SRC_ROW"].to_numpy()[same]
-        rule = RULES.get(check, check)
-        if check == "not_nullable":
-            raise DataError(file, int(rows[0]), str(first["column"]), rule, "required value missing",
-                            other_rows=rows[1:]) from None
-        raise DataError(file, int(rows[0]), str(first["column"]), rule, check, value=first["failure_case"],
-                        other_rows=rows[1:]) from None
+        err = _first_failure(file, df, exc.failure_cases)
+    raise err
+
+
+def _first_failure(file: str, df: pd.DataFrame, failure_cases: pd.DataFrame) -> DataError:
+    fc = failure_cases[failure_cases["index"].notna()].copy()
+    if fc.empty:
+        first = failure_cases.iloc[0]
+        return DataError(file, None, first["column"], RULES.get(str(first["check"]), str(first["check"])),
+                         str(first["failure_case"]))
+    order = {c: i for i, c in enumerate(df.columns)}
+    fc["index"] = fc["index"].astype(int)
+    fc["_col"] = fc["column"].map(order)
+    fc = fc.sort_values(["index", "_col"], kind="stable")
+    first = fc.iloc[0]
+    check = str(first["check"])
+    same = fc[(fc["column"] == first["column"]) & (fc["check"] == check)]["index"].unique()
+    rows = df["SRC_ROW"].to_numpy()[same]
+    rule = RULES.get(check, check)
+    if check == "not_nullable":
+        return DataError(file, int(rows[0]), str(first["column"]), rule, "required value missing",
+                         other_rows=rows[1:])
+    return DataError(file, int(rows[0]), str(first["column"]), rule, check, value=first["failure_case"],
+                     other_rows=rows[1:])
