@@ -158,6 +158,11 @@ def subject_facts(t: dict[str, pd.DataFrame], cutoff: dt.date) -> pd.DataFrame:
     return s
 
 
+def _first_ici(regimen: str, classes: str) -> str | None:
+    """The first drug of a regimen ('paclitaxel+sintilimab') whose class ('CHEMOTHERAPY+PD1') is an ICI."""
+    return next((d for d, c in zip(regimen.split("+"), classes.split("+")) if c in ICI_CLASSES), None)
+
+
 def prior_ici_line(pt: pd.DataFrame) -> pd.DataFrame:
     """Per subject, the prior-ICI line the SAR describes: among the advanced-setting lines
     containing an immune checkpoint inhibitor, the most recent one with a documented
@@ -171,8 +176,9 @@ def prior_ici_line(pt: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     ici["_prog"] = ici.PD_DATE.notna()
     ici = ici.sort_values(["USUBJID", "_prog", "START_DATE"], kind="stable").drop_duplicates("USUBJID", keep="last")
-    agent = [next((d for d, c in zip(r.split("+"), k.split("+")) if c in ICI_CLASSES), None)
-             for r, k in zip(ici.REGIMEN, ici.REGIMEN_CLASS)]
+    memo: dict = {}                    # a few dozen distinct regimens: each split once
+    agent = [memo[rk] if rk in memo else memo.setdefault(rk, _first_ici(*rk))
+             for rk in zip(ici.REGIMEN, ici.REGIMEN_CLASS)]
     out = pd.DataFrame({"PRICILN": ici.LINE.to_numpy(), "PRICIAG": agent, "PRICISDT": ici.START_DATE.to_numpy(),
                         "PRICIEDT": ici.END_DATE.to_numpy(), "PRICIPDT": ici.PD_DATE.to_numpy(),
                         "PRICIBR": ici.BEST_RESPONSE.to_numpy(), "PRICISTP": ici.STOP_REASON.to_numpy(),
@@ -252,7 +258,7 @@ def last_known_alive(t: dict[str, pd.DataFrame], index) -> pd.Series:
 
     def update(target, subjects, dates, op):
         codes = idx.get_indexer(subjects)
-        d = pd.to_datetime(dates).to_numpy(dtype="datetime64[ns]").view(np.int64)
+        d = pd.to_datetime(dates, cache=False).to_numpy(dtype="datetime64[ns]").view(np.int64)   # cache: a Series.map
         ok = (codes >= 0) & (d != np.iinfo(np.int64).min)          # NaT is int64 min
         op.at(target, codes[ok], d[ok])
 
@@ -373,7 +379,7 @@ def build_adsl(s: pd.DataFrame, e: pd.DataFrame) -> pd.DataFrame:
         if c not in a:
             a[c] = None
         if c.endswith("DT"):
-            a[c] = pd.to_datetime(a[c])
+            a[c] = pd.to_datetime(a[c], cache=False)
     a = a.join(prior_ici_variables(a))
     a["PDL1GR"] = pdl1_group(a.PDL1_CPS)
     a["NACTFL"] = np.where(a.NACTDT.notna(), "Y", "N")
