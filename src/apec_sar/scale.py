@@ -602,8 +602,8 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
         meta = io.read_block(path, f, header, 0, 0, 0)
         frames[f] = dd.from_map(_read_block, args, meta=meta, enforce_metadata=False, label=f"read-{f}")
 
-    scr_file, others = files[0], files[1:]
-    assert scr_file == "screening_log", files
+    scr_file = "screening_log"
+    others = [f for f in files if f != scr_file]
     count("counting lines (screening log)", [scr_file])
     frame(scr_file)
     t1 = time.perf_counter()
