@@ -63,8 +63,9 @@ def parse(values) -> tuple[np.ndarray, np.ndarray]:
     return days, prec
 
 
-_PARSED: dict = {}         # raw string -> (day, precision), per process: a worker parses a date once
-_PARSED_MAX = 2_000_000    # across all the partitions it cleans (values, not patients: bounded)
+_PARSED: dict = {}         # raw string -> day * 8 + precision + 1, per process: a worker parses a date
+_PARSED_MAX = 2_000_000    # once across all the partitions it cleans (values, not patients: bounded)
+_UNSEEN = np.iinfo(np.int64).min     # no packed value: days are > -2^59
 
 
 def _parse_unique(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -72,22 +73,17 @@ def _parse_unique(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int8)
     vals = arr.to_pylist()
-    days = np.full(n, MISSING, dtype=np.int64)
-    prec = np.full(n, INVALID, dtype=np.int8)
-    todo = []
-    for i, v in enumerate(vals):
-        hit = _PARSED.get(v)
-        if hit is None:
-            todo.append(i)
-        else:
-            days[i], prec[i] = hit
-    if not todo:
+    get = _PARSED.get
+    packed = np.fromiter((get(v, _UNSEEN) for v in vals), dtype=np.int64, count=n)
+    todo = np.flatnonzero(packed == _UNSEEN)
+    days, prec = packed >> 3, ((packed & 7) - 1).astype(np.int8)      # floor division: negative days too
+    if not len(todo):
         return days, prec
     sub = arr.take(pa.array(todo, type=pa.int64())) if len(todo) < n else arr
     d, pr = _parse_values(sub)
     days[todo], prec[todo] = d, pr
     if len(_PARSED) < _PARSED_MAX:
-        _PARSED.update(zip((vals[i] for i in todo), zip(d.tolist(), pr.tolist())))
+        _PARSED.update(zip((vals[i] for i in todo.tolist()), (d * 8 + pr.astype(np.int64) + 1).tolist()))
     return days, prec
 
 
