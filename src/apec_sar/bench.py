@@ -220,17 +220,15 @@ def _child(task: str, n: int, folder: str | None = None, *extra) -> dict:
         return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-PARTITION_MAP = "partition map (other files' lines counted meanwhile)"     # apec_sar.scale's step
-
-
 def _pipeline_line(n: int, r: dict) -> str:
+    from .scale import PARTITION_MAP_STEP
     workers = ", ".join(f"{k} {v:,.0f}" for k, v in r["peak_mb"].items())
     s = r["seconds"]
     return (f"{'cleaning + derivation (Dask)':<34}{n:>12,d}{r['wall_s']:>10.1f}{r['peak_total_mb']:>10,.0f}   "
             f"({r['partitions']} partitions, {r['workers']} workers; peak MB {workers}; clean + derive "
             f"{s['clean + derive']:.1f} s (in the tasks, s summed: "
             + ", ".join(f"{k} {v:.0f}" for k, v in r.get("partition_seconds", {}).items())
-            + f"); partition map {s[PARTITION_MAP]:.1f} s; split (subject key meanwhile) "
+            + f"); partition map {s[PARTITION_MAP_STEP]:.1f} s; split (subject key meanwhile) "
             f"{s['split by patient (and subject key)']:.1f} s; "
             f"{r['analysed']:,d} analysed; reconciles: {r['reconciles']})")
 
@@ -271,9 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = tempfile.mkdtemp(prefix=f"apec-bench-cohort-{n}-")      # one cohort for every run of this size
         try:
             _child("generator", n, folder)          # in its own process: the pipeline's peaks are its own
-            if n in args.pipeline_sizes or n == args.speedup_size:
-                pipeline[n] = _child("pipeline", n, folder, 2)
-                print(_pipeline_line(n, pipeline[n]), flush=True)
+            pipeline[n] = _child("pipeline", n, folder, 2)          # every size is one of the two
+            print(_pipeline_line(n, pipeline[n]), flush=True)
             walls[n] = [pipeline[n]["wall_s"]]
             if n == args.speedup_size:      # alternating, so a drift of the machine's speed hits both
                 one = []
@@ -294,9 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(big) >= 2:
         a, b = big[-2], big[-1]
         ta, tb = statistics.median(walls[a]), statistics.median(walls[b])
+        runs = "; ".join(f"median of {len(walls[x])} runs at {x:,d}" for x in (a, b) if len(walls[x]) > 1)
         print(f"{'  t(' + f'{b:,d}' + ') / t(' + f'{a:,d}' + ')':<34}{'':>12}{tb / ta:>10.2f}"
-              f"   (patients x {b / a:g}; 2 workers" + (f", the median of {len(walls[a])} runs at {a:,d}" if len(walls[a]) > 1
-                                                     else "") + ")", flush=True)
+              f"   (patients x {b / a:g}; 2 workers" + (f"; {runs}" if runs else "") + ")", flush=True)
     if args.km_cox_size:
         n = args.km_cox_size
         r = _child("kmcox", n)

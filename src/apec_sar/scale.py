@@ -96,6 +96,7 @@ WORKER_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": None}
 # scheduler runs without it. A cluster's own scheduler may keep it: the run is the same, a
 # worker may then wait for a slice from a busy one.
 SCHEDULER_CONFIG = {"distributed.scheduler.active-memory-manager.start": False}
+PARTITION_MAP_STEP = "partition map (other files' lines counted meanwhile)"    # a key of ScaleResult.seconds
 CONNECT_SECONDS = 30       # --scheduler ADDRESS: to reach the scheduler,
 WORKERS_SECONDS = 120      # and for its first worker to join
 
@@ -506,8 +507,10 @@ def _cluster_client(address: str):
                            "machine.") from None
     try:
         client.wait_for_workers(1, timeout=workers_s)
-    except TimeoutError:
+    except BaseException as exc:
         client.close()
+        if not isinstance(exc, TimeoutError):
+            raise
         raise ClusterError(f"no worker has joined the Dask scheduler at {address} within {workers_s:g} s. "
                            "What to do: start workers on the cluster (dask worker "
                            f"{address}), or run without --scheduler on this machine.") from None
@@ -565,7 +568,7 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     import dask
     import dask.dataframe as dd
 
-    from .clean.errors import QueryLog, harmonisation_summary, interleave_notes
+    from .clean.errors import DataError, QueryLog, harmonisation_summary, interleave_notes
     from .clean.extract import subject_key_of_screening_log
 
     times: dict[str, float] = {}
@@ -573,14 +576,25 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     t0 = time.perf_counter()
     files = raw_files()
     file_logs = {f: QueryLog() for f in files}
-    heads = {f: io.open_raw(raw, f, file_logs[f]) for f in files}          # F01-F07 on the client
+    # F01-F07 on the client. As read_and_validate, the screening log's problems come first (its
+    # schema is validated with the partition map, below); another file's is raised after that
+    scr_file = "screening_log"
+    others = [f for f in files if f != scr_file]
+    heads = {scr_file: io.open_raw(raw, scr_file, file_logs[scr_file])}
+    later_error = None
+    for f in others:
+        try:
+            heads[f] = io.open_raw(raw, f, file_logs[f])
+        except DataError as exc:
+            later_error, others = exc, others[:others.index(f)]       # the first in file order
+            break
 
     # line numbers: each block's first line is the count of lines before it. The screening log
     # first: the partition of each patient is computed from it (on one worker) while the other
     # files' lines are counted
     if block_bytes is None:
-        block_bytes = default_block_bytes(sum(heads[f][0].stat().st_size for f in files), eng.threads())
-    spans = {f: io.blocks(heads[f][0], block_bytes) for f in files}
+        block_bytes = default_block_bytes(sum(h[0].stat().st_size for h in heads.values()), eng.threads())
+    spans = {f: io.blocks(h[0], block_bytes) for f, h in heads.items()}
     frames, counts_of, blanks = {}, {}, {}
 
     def count(step: str, names: list[str]) -> None:
@@ -602,8 +616,6 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
         meta = io.read_block(path, f, header, 0, 0, 0)
         frames[f] = dd.from_map(_read_block, args, meta=meta, enforce_metadata=False, label=f"read-{f}")
 
-    scr_file = "screening_log"
-    others = [f for f in files if f != scr_file]
     count("counting lines (screening log)", [scr_file])
     frame(scr_file)
     t1 = time.perf_counter()
@@ -612,8 +624,14 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     p = partitions or default_partitions(n_records, eng.threads())
     pm = dask.delayed(_partition_map, nout=2)(frames[scr_file].to_delayed(), p)
     scr_d, part_d = eng.persist("partition of each patient (screening log)", [pm[0], pm[1]], wait=False)
-    count("counting lines", others)
-    eng.wait([scr_d, part_d])      # the screening log validated (its error first, as read_and_validate)
+    try:
+        count("counting lines", others)
+    except Exception:
+        eng.wait([scr_d, part_d])  # the screening log's error first, whatever else failed
+        raise
+    eng.wait([scr_d, part_d])      # the screening log validated
+    if later_error is not None:
+        raise later_error
     for f in others:
         frame(f)
     eng.replicate([part_d])        # kept by the workers, a copy on each
@@ -621,7 +639,7 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
     key_slices = dask.delayed(_key_slices, nout=p)(dask.delayed(subject_key_of_screening_log)(scr_d), part_d, p)
     key_slices = eng.persist("subject key (screening log)", list(key_slices), wait=False)
     del scr_d
-    times["partition map (other files' lines counted meanwhile)"] = time.perf_counter() - t1
+    times[PARTITION_MAP_STEP] = time.perf_counter() - t1
 
     # rows to their patient's partition (each raw block's rows written as Parquet pieces by
     # partition number), then the notebooks' code on each partition
