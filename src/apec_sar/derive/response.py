@@ -82,14 +82,24 @@ def _non_response_categories(r: pd.DataFrame, late: pd.Series) -> list[tuple[str
 
 def _first_applicable(candidates: list[tuple[str, pd.Series]], ovr, subj, r, late, sd_window) -> pd.DataFrame:
     """The first category (in the given order) a subject has, its first date, else MISSING."""
-    out = pd.DataFrame(index=subj.index)
-    out["AVALC"] = None
-    out["ADT"] = pd.NaT
-    for name, dates in candidates:
-        d = dates.reindex(out.index)
-        take = out.AVALC.isna() & d.notna()
-        out.loc[take, "AVALC"] = name
-        out.loc[take, "ADT"] = d[take]
+    if all(d.dtype == "datetime64[ns]" for _, d in candidates):      # the usual case: by position
+        avalc = np.full(len(subj), None, dtype=object)
+        adt = np.full(len(subj), np.datetime64("NaT"), dtype="datetime64[ns]")
+        for name, dates in candidates:
+            d = dates.reindex(subj.index).to_numpy()
+            take = pd.isna(avalc) & ~np.isnat(d)
+            avalc[take] = name
+            adt[take] = d[take]
+        out = pd.DataFrame({"AVALC": avalc, "ADT": adt}, index=subj.index)
+    else:
+        out = pd.DataFrame(index=subj.index)
+        out["AVALC"] = None
+        out["ADT"] = pd.NaT
+        for name, dates in candidates:
+            d = dates.reindex(out.index)
+            take = out.AVALC.isna() & d.notna()
+            out.loc[take, "AVALC"] = name
+            out.loc[take, "ADT"] = d[take]
     out["AVALC"] = out.AVALC.fillna("MISSING")
     out["NE_REASON"] = ne_reasons(out.AVALC, ovr, subj, r, late, sd_window)
     return out.reset_index()
@@ -117,12 +127,19 @@ def ne_reasons(bor: pd.Series, ovr: pd.DataFrame, subj: pd.DataFrame, r: pd.Data
     in_r = r.groupby("USUBJID").size().reindex(bor.index).fillna(0) > 0
     dead_early = subj.DTHDT.notna() & ((subj.DTHDT - subj.TRTSDT).dt.days < sd_window)
     ne, miss = bor == "NE", bor == "MISSING"
-    reason[ne & early] = f"response or SD only before {sd_window} days (SD too early)"
-    reason[ne & ~early & all_ne] = "all post-baseline assessments not evaluable"
-    reason[miss & any_post & ~in_r] = "new anticancer therapy before the first assessment"
-    reason[miss & ~any_post & dead_early] = "death before the first assessment"
-    reason[miss & ~any_post & ~dead_early] = "no post-baseline assessment"
-    reason[miss & subj.TRTSDT.isna()] = "not treated"
+    rules = [(ne & early, f"response or SD only before {sd_window} days (SD too early)"),   # a later
+             (ne & ~early & all_ne, "all post-baseline assessments not evaluable"),          # rule wins
+             (miss & any_post & ~in_r, "new anticancer therapy before the first assessment"),
+             (miss & ~any_post & dead_early, "death before the first assessment"),
+             (miss & ~any_post & ~dead_early, "no post-baseline assessment"),
+             (miss & subj.TRTSDT.isna(), "not treated")]
+    if all(m.dtype == bool and m.index.equals(reason.index) for m, _ in rules):   # the usual case: by position
+        out = reason.to_numpy(dtype=object, copy=True)
+        for mask, text in rules:
+            out[mask.to_numpy(dtype=bool)] = text
+        return pd.Series(out, index=reason.index, dtype=object)
+    for mask, text in rules:
+        reason[mask] = text
     return reason
 
 
