@@ -188,6 +188,21 @@ def test_the_screening_log_is_validated_before_the_other_files_are_checked(tmp_p
     assert str(dask_err.value) == str(mem.value)
 
 
+def test_file_level_errors_of_later_files_come_in_file_order(tmp_path):
+    """An empty demographics file (found by counting its lines) before a missing adverse-events
+    file (found on opening it): the demographics error first, as in memory."""
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    _empty_demographics(raw)
+    (raw / "adverse_events.csv").unlink()
+    with pytest.raises(DataError) as mem:
+        clean_extract(raw)
+    assert "demographics.csv" in str(mem.value)
+    with pytest.raises(DataError) as dask_err:
+        scale.run(raw, tmp_path / "out", CUTOFF, scheduler="synchronous", partitions=2, progress=False)
+    assert str(dask_err.value) == str(mem.value)
+
+
 def test_a_workers_schema_error_reaches_the_cli_as_the_message_alone(tmp_path):
     """The screening log's schema failure, raised on a worker of a LocalCluster: the CLI prints
     the in-memory message, no traceback and no warning about pandera objects pickled."""

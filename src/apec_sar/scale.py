@@ -630,10 +630,10 @@ def _run(raw: Path, out: Path, cutoff: dt.date, eng: _Engine, partitions: int | 
         eng.wait([scr_d, part_d])  # the screening log's error first, whatever else failed
         raise
     eng.wait([scr_d, part_d])      # the screening log validated
+    for f in others:               # the files before one that failed to open: in file order
+        frame(f)
     if later_error is not None:
         raise later_error
-    for f in others:
-        frame(f)
     eng.replicate([part_d])        # kept by the workers, a copy on each
     # the subject key of the whole extract (on a worker, while the split runs)
     key_slices = dask.delayed(_key_slices, nout=p)(dask.delayed(subject_key_of_screening_log)(scr_d), part_d, p)
