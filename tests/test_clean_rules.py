@@ -717,3 +717,19 @@ def test_checks_table_states_what_to_do_for_stops():
     assert t.loc["D03", "ACTION"] == ("the run stops; to fix: check both dates at the site (the event date or the "
                                       f"birth date is wrong); {RELOCK}")
     assert t.loc["P03", "OUTCOME"] == "query"
+
+
+def test_parsed_dates_are_the_same_from_the_per_process_cache(monkeypatch):
+    """Each distinct date string is parsed once per process; a second parse reads the cache
+    (day and precision packed in one integer): the same days and precisions, hand-typed here."""
+    monkeypatch.setattr(D, "_PARSED", {})
+    values = pd.Series(["2021-03-05", "1969-12-31", "1900-01-01", "2021年3月", "2021", "44260",
+                        "2021-02-30", "abc", None, "  "], dtype=object)
+    want_days = [18691, -1, -25567, 18687, 18628, 18691, int(D.MISSING), int(D.MISSING), int(D.MISSING),
+                 int(D.MISSING)]
+    want_prec = [D.FULL, D.FULL, D.FULL, D.MONTH, D.YEAR, D.FULL, D.INVALID, D.INVALID, D.EMPTY, D.EMPTY]
+    for _ in range(2):                                   # cold cache, then warm
+        days, prec = D.parse(values)
+        assert days.tolist() == want_days and prec.tolist() == want_prec
+        assert days.dtype == np.int64 and prec.dtype == np.int8
+    assert len(D._PARSED) == 9                           # the distinct strings (blank "  " too)
