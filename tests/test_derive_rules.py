@@ -209,6 +209,9 @@ def test_dor_from_first_response():
     d = tte.derive_dor(adsl, ovr, bor).set_index("USUBJID")
     assert list(d.index) == ["A"]
     assert d.loc["A", ["AVAL", "CNSR"]].tolist() == [85, 0]      # day 42 to day 126 inclusive
+    # from the PFS of every patient, as derive_all passes it: the same responder rows
+    d2 = tte.derive_dor(adsl, ovr, bor, pfs=tte.derive_pfs(adsl, ovr)).set_index("USUBJID")
+    assert list(d2.index) == ["A"] and d2.loc["A", ["AVAL", "CNSR"]].tolist() == [85, 0]
 
 
 def test_no_responder_gives_an_empty_dor():

@@ -136,10 +136,11 @@ def _derive_all(clean: CleanResult, cutoff: dt.date) -> Derived:
     adrs = adrs.sort_values(["USUBJID", "PARAMCD", "ADT"], kind="stable").reset_index(drop=True)
 
     adtr = _adtr(ta, ovr)
-    adtte = pd.concat([tte.derive_pfs(a_adsl, ovr), tte.derive_pfs(a_adsl, ovr, "nact"),
+    pfs = tte.derive_pfs(a_adsl, ovr)
+    adtte = pd.concat([pfs, tte.derive_pfs(a_adsl, ovr, "nact"),
                        tte.derive_pfs(a_adsl, ovr, "missed"), tte.derive_os(a_adsl),
-                       tte.derive_dor(a_adsl, ovr, bor), tte.derive_ttr(a_adsl, bor),
-                       tte.derive_dor(a_adsl, ovr, cbor, "DORC"), tte.derive_ttr(a_adsl, cbor, "TTRC")],
+                       tte.derive_dor(a_adsl, ovr, bor, pfs=pfs), tte.derive_ttr(a_adsl, bor),
+                       tte.derive_dor(a_adsl, ovr, cbor, "DORC", pfs=pfs), tte.derive_ttr(a_adsl, cbor, "TTRC")],
                       ignore_index=True)
     adtte = adtte.sort_values(["PARAMCD", "USUBJID"], kind="stable").reset_index(drop=True)
     s_adsl = adsl[adsl.SAFFL == "Y"]

@@ -120,15 +120,19 @@ def derive_os(adsl: pd.DataFrame) -> pd.DataFrame:
                 subj.LSTALVDT, pd.Series(5, index=subj.index), pd.Series("ADSL.LSTALVDT", index=subj.index))
 
 
-def derive_dor(adsl: pd.DataFrame, ovr: pd.DataFrame, bor: pd.DataFrame, param: str = "DOR") -> pd.DataFrame:
+def derive_dor(adsl: pd.DataFrame, ovr: pd.DataFrame, bor: pd.DataFrame, param: str = "DOR",
+               pfs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Duration of response: responders (BOR CR/PR), from the first response to PD or death;
     censored at the last adequate assessment (as PFS). With the confirmed BOR (``param``
     DORC, admiralonco's RSD from CRSP) the start is the first assessment of the confirmed
-    response."""
+    response. ``pfs``: :func:`derive_pfs` of ``adsl`` and ``ovr`` when already derived (it is
+    per patient: the responders' rows are the same as derived for them alone)."""
     resp = bor[bor.AVALC.isin(["CR", "PR"])].set_index("USUBJID")
     if resp.empty:  # no responder: an empty parameter, not an error
         return empty_tte()
-    pfs = derive_pfs(adsl[adsl.USUBJID.isin(resp.index)], ovr).set_index("USUBJID").reindex(resp.index)
+    if pfs is None:
+        pfs = derive_pfs(adsl[adsl.USUBJID.isin(resp.index)], ovr)
+    pfs = pfs.set_index("USUBJID").reindex(resp.index)
     subj = adsl.set_index("USUBJID").reindex(resp.index)
     start = resp.ADT
     is_ev = pfs.CNSR == 0
