@@ -58,12 +58,12 @@ def _changed_cells(before: pd.Series, after: pd.Series) -> int:
     b = before if isinstance(before.dtype, pd.CategoricalDtype) else before.astype(object).astype("category")
     codes = b.cat.codes.to_numpy()
     counts = np.bincount(codes[codes >= 0], minlength=len(b.cat.categories))
-    first = pd.Series(np.arange(len(b)), index=b.index).groupby(codes).first()   # a row of each distinct value
-    first = first[first.index >= 0]
-    now = after.iloc[first.to_numpy()].astype(object).to_numpy()
-    was = b.cat.categories.to_numpy(dtype=object)[first.index.to_numpy()]
+    seen, at = np.unique(codes, return_index=True)          # each distinct value and a row of it (its first)
+    at, seen = at[seen >= 0], seen[seen >= 0]
+    now = after.iloc[at].astype(object).to_numpy()
+    was = b.cat.categories.to_numpy(dtype=object)[seen]
     changed = ~pd.Series(now == was).fillna(False).to_numpy(dtype=bool)
-    return int(counts[first.index.to_numpy()][changed].sum())
+    return int(counts[seen][changed].sum())
 
 
 def normalise_identifiers(file: str, df: pd.DataFrame, log: QueryLog) -> pd.DataFrame:
