@@ -56,12 +56,12 @@ def _raw(df: pd.DataFrame, col: str, idx) -> np.ndarray:
 
 
 def text(df: pd.DataFrame, col: str) -> pd.Series:
-    """A raw column as an object Series (None for empty); a categorical one by a take of its
-    categories (as ``astype(object)`` then ``where``, in one pass)."""
+    """A raw column as an object Series (None for empty); a categorical one from its categories
+    (as ``astype(object)`` then ``where``, in one pass)."""
     s = df[col]
     if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = np.append(s.cat.categories.to_numpy(dtype=object), None)       # code -1 (missing): None
-        return pd.Series(cats[s.cat.codes.to_numpy()], index=s.index, name=s.name, dtype=object)
+        return pd.Series(_per_row(s, s.cat.categories.to_numpy(dtype=object), None), index=s.index, name=s.name,
+                         dtype=object)
     return s.astype(object).where(s.notna(), None)
 
 

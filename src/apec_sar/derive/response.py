@@ -82,24 +82,14 @@ def _non_response_categories(r: pd.DataFrame, late: pd.Series) -> list[tuple[str
 
 def _first_applicable(candidates: list[tuple[str, pd.Series]], ovr, subj, r, late, sd_window) -> pd.DataFrame:
     """The first category (in the given order) a subject has, its first date, else MISSING."""
-    if all(d.dtype == "datetime64[ns]" for _, d in candidates):      # the usual case: by position
-        avalc = np.full(len(subj), None, dtype=object)
-        adt = np.full(len(subj), np.datetime64("NaT"), dtype="datetime64[ns]")
-        for name, dates in candidates:
-            d = dates.reindex(subj.index).to_numpy()
-            take = pd.isna(avalc) & ~np.isnat(d)
-            avalc[take] = name
-            adt[take] = d[take]
-        out = pd.DataFrame({"AVALC": avalc, "ADT": adt}, index=subj.index)
-    else:
-        out = pd.DataFrame(index=subj.index)
-        out["AVALC"] = None
-        out["ADT"] = pd.NaT
-        for name, dates in candidates:
-            d = dates.reindex(out.index)
-            take = out.AVALC.isna() & d.notna()
-            out.loc[take, "AVALC"] = name
-            out.loc[take, "ADT"] = d[take]
+    avalc = np.full(len(subj), None, dtype=object)
+    adt = np.full(len(subj), np.datetime64("NaT"), dtype="datetime64[ns]")
+    for name, dates in candidates:
+        d = dates.reindex(subj.index).to_numpy(dtype="datetime64[ns]")
+        take = pd.isna(avalc) & ~np.isnat(d)
+        avalc[take] = name
+        adt[take] = d[take]
+    out = pd.DataFrame({"AVALC": avalc, "ADT": adt}, index=subj.index)
     out["AVALC"] = out.AVALC.fillna("MISSING")
     out["NE_REASON"] = ne_reasons(out.AVALC, ovr, subj, r, late, sd_window)
     return out.reset_index()
@@ -133,14 +123,10 @@ def ne_reasons(bor: pd.Series, ovr: pd.DataFrame, subj: pd.DataFrame, r: pd.Data
              (miss & ~any_post & dead_early, "death before the first assessment"),
              (miss & ~any_post & ~dead_early, "no post-baseline assessment"),
              (miss & subj.TRTSDT.isna(), "not treated")]
-    if all(m.dtype == bool and m.index.equals(reason.index) for m, _ in rules):   # the usual case: by position
-        out = reason.to_numpy(dtype=object, copy=True)
-        for mask, text in rules:
-            out[mask.to_numpy(dtype=bool)] = text
-        return pd.Series(out, index=reason.index, dtype=object)
-    for mask, text in rules:
-        reason[mask] = text
-    return reason
+    out = reason.to_numpy(dtype=object, copy=True)
+    for mask, text in rules:                 # every mask on the subjects' index, as reason
+        out[mask.reindex(reason.index).to_numpy(dtype=bool)] = text
+    return pd.Series(out, index=reason.index, dtype=object)
 
 
 def derive_confirmed_bor(ovr: pd.DataFrame, adsl: pd.DataFrame, sd_window: int = SD_WINDOW_DAYS,
