@@ -86,6 +86,16 @@ def test_query_log_reject_counts_rows(log):
     assert queries(log) == [("f", 2, "B", "SUBJID", "I04", "B", "gone")]
 
 
+def test_query_log_original_is_text_whatever_the_cleaned_column_holds(log):
+    """One type in ORIGINAL (a partition's Parquet file cannot mix numbers and text): numbers as
+    written, without a spurious .0; dates ISO; missing None."""
+    orig = np.array([12.0, 2.5, np.int64(3), "Dose reduced", None, np.nan, ts("2021-03-04"), pd.NaT, 1e-7],
+                    dtype=object)
+    log.add("exposure", range(1, 10), ["A"] * 9, "DOSE", "dose change flag", orig, "kept")
+    assert log.frame().ORIGINAL.tolist() == ["12", "2.5", "3", "Dose reduced", None, None, "2021-03-04", None,
+                                             "1e-07"]
+
+
 # --- I01-I07 identity ----------------------------------------------------------------------------
 
 def test_I01_identifiers_normalised_for_width_case_and_whitespace():
@@ -378,10 +388,10 @@ def test_P03_series_outliers(log):
     out = P.query_series_outliers(ta, log)
     assert out.TARGET_SUM_MM.isna().tolist() == [False, True, False, False, True] + [False] * 7
     assert queries(log) == [
-        ("tumour_assessments", 2, "A", "TARGET_SUM_MM", "P03", 500,
+        ("tumour_assessments", 2, "A", "TARGET_SUM_MM", "P03", "500",
          "set to missing: at least 5 times, or at most a fifth of, each neighbouring value (previous/next 50/45); "
          "site to confirm"),
-        ("tumour_assessments", 5, "B", "TARGET_SUM_MM", "P03", 1000,
+        ("tumour_assessments", 5, "B", "TARGET_SUM_MM", "P03", "1000",
          "set to missing: at least 5 times, or at most a fifth of, each neighbouring value (previous/next -/100); "
          "site to confirm")]
 
@@ -517,7 +527,7 @@ def test_C08_dose_change_flag(log):
                   START_DATE=[ts("2021-01-01"), ts("2021-01-22"), ts("2021-02-12"), ts("2021-03-05")])
     C.query_dose_change_flag(ex, log)
     assert queries(log) == [
-        ("exposure", 2, "A", "DOSE", "C08", 10.0,
+        ("exposure", 2, "A", "DOSE", "C08", "10",
          "kept as collected: lower than the previous course (12 mg) but not marked 'Reduced'; site to confirm"),
         ("exposure", 3, "A", "DOSE_CHANGE", "C08", "Reduced",
          "kept as collected: marked 'Reduced' but not lower than the previous course (10 mg); site to confirm")]

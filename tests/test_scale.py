@@ -27,6 +27,9 @@ from apec_sar.stats.cox import fit_cox
 from apec_sar.synth import generate
 
 from .conftest import ROOT
+from .test_corruptions import CASES as CORRUPTIONS
+from .test_corruptions import Raw as CorruptedCopy
+from .test_corruptions import base  # noqa: F401 (the fixture)
 
 CUTOFF = dt.date(2022, 7, 3)
 RAW = ROOT / "data" / "raw"
@@ -43,8 +46,8 @@ def _roundtrip(df: pd.DataFrame, tmp_path, name: str) -> pd.DataFrame:
     return io.read_dataset(p)
 
 
-def assert_same_as_in_memory(r: scale.ScaleResult, raw, tmp_path) -> None:
-    clean = clean_extract(raw)
+def assert_same_as_in_memory(r: scale.ScaleResult, raw, tmp_path, clean=None) -> None:
+    clean = clean_extract(raw) if clean is None else clean
     d = derive_all(clean, CUTOFF)
     pd.testing.assert_frame_equal(r.consort, d.consort)
     pd.testing.assert_frame_equal(r.reconciliation, d.reconciliation)
@@ -362,3 +365,26 @@ def test_an_unreachable_scheduler_stops_with_a_message(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert rc == 2
     assert f"cannot reach the Dask scheduler at {address} within 1 s" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
+def test_every_corruption_gives_the_in_memory_result_or_message(name, base, tmp_path):
+    """The corruption battery of tests/test_corruptions.py through the Dask path, in raw blocks
+    of 2 kB (rows cross block and partition boundaries): the same datasets, queries and counts as
+    the in-memory run, or the same stop with the same message."""
+    folder = tmp_path / "raw"
+    shutil.copytree(RAW, folder)
+    CORRUPTIONS[name](CorruptedCopy(folder, base), base)
+    try:
+        clean, want = clean_extract(folder), None
+    except DataError as e:
+        clean, want = None, str(e)
+    try:
+        r = scale.run(folder, tmp_path / "out", CUTOFF, scheduler="synchronous", partitions=2, block_bytes=2048,
+                      progress=False)
+    except DataError as e:
+        assert str(e) == want
+        return
+    assert want is None, "the in-memory run stopped"
+    assert r.reconciles
+    assert_same_as_in_memory(r, folder, tmp_path, clean)

@@ -10,6 +10,7 @@ canonical form are counted in the harmonisation summary.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,6 +71,33 @@ def _data_error(file, row, column, rule, detail, value, todo, other_rows) -> Dat
     return DataError(file, row, column, rule, detail, value=value, todo=todo, other_rows=other_rows)
 
 
+def _text(v) -> str | None:
+    if v is None or isinstance(v, str):
+        return v
+    if v is pd.NaT or v is pd.NA or (isinstance(v, (float, np.floating)) and np.isnan(v)):
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
+    if isinstance(v, (pd.Timestamp, np.datetime64, dt.datetime, dt.date)):
+        t = pd.Timestamp(v)
+        return t.date().isoformat() if t == t.normalize() else t.isoformat()
+    return str(v)
+
+
+def original_text(values: np.ndarray) -> np.ndarray:
+    """The query log's ORIGINAL as text, whatever type the cleaned column holds: a number as
+    written without a spurious ``.0`` (12.0 -> "12", 2.5 -> "2.5"), a date as ISO, missing as
+    None. One type in the column, so the log reads the same from memory, from its CSV and from
+    the partitioned run's Parquet files."""
+    if all(v is None or type(v) is str for v in values):
+        return values
+    return np.array([_text(v) for v in values], dtype=object)
+
+
 @dataclass
 class QueryLog:
     """The query log, the rejected-row counts and the harmonisation notes of one cleaning run.
@@ -96,7 +124,7 @@ class QueryLog:
 
         self.parts.append(pd.DataFrame({
             "FILE": col(file), "ROW": rows.astype(np.int64), "SUBJID": col(subjects), "COLUMN": col(column),
-            "CHECK": col(check), "RULE": col(rule), "ORIGINAL": col(original), "ACTION": col(action)}))
+            "CHECK": col(check), "RULE": col(rule), "ORIGINAL": original_text(col(original)), "ACTION": col(action)}))
 
     def reject(self, file: str, df: pd.DataFrame, mask, column: str, rule: str, original, action) -> pd.DataFrame:
         """Log the rows of ``df`` where ``mask`` holds, count them as rejected, return the others."""
