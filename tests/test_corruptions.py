@@ -311,6 +311,41 @@ def blank_line_in_the_middle(r: Raw, b: Base):
     return Queries()                  # row numbers after the blank line shift by one (checked below)
 
 
+@case
+def line_break_in_a_quoted_term(r: Raw, b: Base):
+    row = r.rows("adverse_events", SUBJID=b.analysed()[2])[0]
+    r.set("adverse_events", row, "AE_VERBATIM", "Rash\nsevere")     # written quoted, over two lines
+    return Stop("F10", "adverse_events", row, "AE_VERBATIM")
+
+
+@case
+def line_break_in_a_quoted_subject_id(r: Raw, b: Base):
+    """Identifier normalisation would remove the line break and the row would be kept: every
+    later row's number would be its line number minus two."""
+    row = r.rows("exposure", SUBJID=b.analysed()[3])[1]
+    r.set("exposure", row, "SUBJID", b.analysed()[3][:4] + "\n" + b.analysed()[3][4:])
+    return Stop("F10", "exposure", row, "SUBJID")
+
+
+@case
+def carriage_return_inside_a_row(r: Raw, b: Base):
+    row = r.rows("adverse_events", SUBJID=b.analysed()[2])[0]
+    lines = r.lines("adverse_events")
+    cells = lines[row].split(",")
+    k = lines[0].split(",").index("AE_VERBATIM")
+    cells[k] = cells[k][:1] + "\r" + cells[k][1:]
+    lines[row] = ",".join(cells)
+    r.write_lines("adverse_events", lines)
+    return Stop("F10", "adverse_events", row, "AE_VERBATIM")
+
+
+@case
+def old_mac_line_endings(r: Raw, b: Base):
+    p = r.folder / "demographics.csv"
+    p.write_bytes(p.read_bytes().replace(b"\n", b"\r"))
+    return Stop("F10", "demographics", None, None)
+
+
 # --- schema and mappings ---------------------------------------------------------------------------
 
 @case

@@ -268,6 +268,40 @@ def test_block_reader_reads_what_the_reader_reads(tmp_path, block):
         assert sum(b for _, b in counts) == {"exposure": 3, "adverse_events": 1, "screening_log": 0}[f]
 
 
+def _first_block_error(path, f, header, block):
+    spans = io.blocks(path, block)
+    counts = [io.line_counts(path, s, e) for s, e in spans]
+    first = np.concatenate([[0], np.cumsum([n for n, _ in counts])[:-1]])
+    for (s, e), n in zip(spans, first):
+        try:
+            io.read_block(path, f, header, s, e, int(n))
+        except DataError as exc:
+            return str(exc)
+    return None
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+def test_a_record_over_two_lines_stops_every_block_reader_as_the_reader(tmp_path, crlf):
+    """A quoted value holding a line break, with a block boundary anywhere from 30 bytes before
+    it to 30 after: every block split gives read_raw's message (rule F10, its row and column)."""
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    p = raw / "adverse_events.csv"
+    lines = p.read_bytes().split(b"\n")
+    cells = lines[7].split(b",")
+    term = cells[1].decode("utf-8")
+    cells[1] = f'"{term[:1]}\n{term[1:]}"'.encode("utf-8")
+    lines[7] = b",".join(cells)
+    p.write_bytes((b"\r\n" if crlf else b"\n").join(lines))
+    with pytest.raises(DataError) as e:
+        io.read_raw(raw, "adverse_events")
+    assert (e.value.check, e.value.row, e.value.column) == ("F10", 7, "AE_VERBATIM")
+    path, header, _ = io.open_raw(raw, "adverse_events")
+    at = p.read_bytes().index(b"\n", p.read_bytes().index(b'"'))
+    for block in range(at - 30, at + 31, 3):
+        assert _first_block_error(path, "adverse_events", header, block) == str(e.value), block
+
+
 def test_parquet_pieces_read_as_the_reader_returns_them(tmp_path):
     """A partition's pieces (12 of them, so that 'part.10' sorts before 'part.2'; rows out of
     file order; a value missing; a column empty in one piece and in all) read by

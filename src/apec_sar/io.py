@@ -14,7 +14,11 @@ Rules of the reader (registry ids in brackets; each problem names file, row and 
 - Comma-separated [F03]; every row has as many fields as the header [F04] (an unquoted decimal
   comma is named as such, with its row and column). Quoted fields are standard CSV and read as
   their content; quoted or space-padded column names and blank lines are harmless and noted
-  [F09]. Row numbers are the file's line numbers minus one (blank lines keep their number).
+  [F09]. Row numbers are the file's line numbers minus one (blank lines keep their number), so
+  each record must be on one line: a quoted value holding a line break, a carriage return inside
+  a row and lines ended by a carriage return alone stop the run, naming row and column [F10]
+  (:func:`spanning_record_error`; the block reader of the Dask path gives the same message
+  wherever a block boundary falls).
 - Every dictionary column present [F06], each once [F07]; an unknown extra column is ignored
   and logged as a query [F08].
 """
@@ -40,6 +44,7 @@ from .dictionary import load_dictionary
 STRING = pd.ArrowDtype(pa.string())
 BOM = b"\xef\xbb\xbf"
 OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
+_RELOCK = "re-export the file, replace it in data/raw and re-lock the extract (make relock)"
 
 
 def _error(*args, **kw):
@@ -100,7 +105,17 @@ def _parse_header(file: str, path: Path, line: bytes, log) -> list[str]:
         text = line.decode("utf-8")
     except UnicodeDecodeError:
         raise _encoding_error(path, file, expected) from None
-    names = next(csv.reader([text]))
+    if "\r" in text:
+        raise _error(file, None, None, "CSV structure",
+                     "the header line holds a carriage return (CR) that does not end it: the file's lines end with CR "
+                     "alone (old Mac OS line ends), which this reader does not split", value=text[:60],
+                     todo="re-export the file with LF or CRLF line ends (any current spreadsheet or text editor); "
+                          + _RELOCK) from None
+    try:
+        names = next(csv.reader([text]))
+    except csv.Error as exc:
+        raise _error(file, None, None, "CSV structure", f"the header line cannot be read as CSV ({exc})",
+                     value=text[:60]) from None
     if len(names) < len(expected):
         for delim, label in OTHER_DELIMITERS.items():
             alt = next(csv.reader([text], delimiter=delim))
@@ -160,6 +175,15 @@ def _field_count_error(path: Path, file: str, header: list[str]):
     n_fields = commas[starts + lengths] - commas[starts] + 1
     bad = np.flatnonzero((n_fields != len(header)) & (lengths > 0) & (np.arange(len(starts)) > 0))
     if not len(bad):
+        cr = np.flatnonzero((buf == 13) & (np.append(buf[1:], 0) != 10))
+        if len(cr):                       # the parser ends a line at a CR alone: the row is split in two
+            row, col = _line_col(data, int(cr[0]), header)
+            return _error(file, row, col, "CSV structure",
+                          "a carriage return (CR) inside the row, not part of its line end: the parser breaks the "
+                          "row there", value=data[max(int(cr[0]) - 20, starts[row] if row else 0):int(cr[0]) + 1]
+                          .decode("utf-8", "replace"),
+                          other_rows=sorted({_line_col(data, int(x), header)[0] or 0 for x in cr[1:]} - {row}),
+                          todo="remove the carriage return from the value at the site or in the export; " + _RELOCK)
         return _error(file, None, None, "CSV structure", "the CSV parser failed but every row has the header's fields")
     i = int(bad[0])
     line = data[starts[i]:starts[i] + lengths[i]].decode("utf-8", "replace")
@@ -219,9 +243,12 @@ def read_raw(folder: Path, file: str, log=None) -> pd.DataFrame:
     if lines is not None:
         data_lines = np.flatnonzero(lines[1] > 0)
         data_lines = data_lines[data_lines > 0]
-        if len(data_lines) == table.num_rows:
-            src = data_lines.astype(np.int64)
+        if len(data_lines) != table.num_rows:
+            raise _not_one_record_a_line(path, file, header, table.num_rows, len(data_lines))
+        src = data_lines.astype(np.int64)
         blank = int(np.sum(lines[1] == 0))
+    elif _newlines(path) - 1 != table.num_rows:
+        raise _not_one_record_a_line(path, file, header, table.num_rows, _newlines(path) - 1)
     file_notes(file, header, has_bom, blank, log)
     return _categoricals(table, file, src)
 
@@ -266,6 +293,85 @@ def file_notes(file: str, header: list[str], has_bom: bool, blank_lines: int | N
         log.add(file, [0], [None], c, "unknown column", None, "column ignored (not in the data dictionary)")
 
 
+SPAN_LINES = 20          # a quoted value running over more lines than this is not looked for as one record
+
+
+def _one_record(text: bytes, header: list[str]) -> pa.Table | None:
+    """``text`` parsed as the reader parses it, if it is exactly one record of the header's fields."""
+    try:
+        t = pacsv.read_csv(pa.BufferReader(text), read_options=pacsv.ReadOptions(encoding="utf8", column_names=header),
+                           parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                           convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
+                                                                strings_can_be_null=True, null_values=[""]))
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    return t if t.num_rows == 1 else None
+
+
+def spanning_record_error(path: Path, file: str, header: list[str]):
+    """[F10] The first record of the file that runs over several lines (a quoted value holding a
+    line break), as a DataError naming its row (the line it starts on, minus one) and column, or
+    None. Row numbers are line numbers, and the partitioned reader splits files at line ends, so
+    such a record stops the run instead of shifting every later row's number. Found from the lines
+    with an odd number of double quotes (few), each confirmed by the CSV parser itself: a line that
+    parses alone as a whole record is not one, nor is a stray quote inside an unquoted field.
+    Error path only: reads the whole file, in blocks."""
+    path = Path(path)
+    line0 = 0
+    for start, stop in blocks(path, BLOCK_SCAN):
+        own = _owned(path, start, stop)
+        if b'"' in own:
+            # the lines owned, and a few after them (a record may run on into the next block)
+            data = own + b"".join(_owned(path, stop, stop + (1 << 20)).splitlines(keepends=True)[:SPAN_LINES])
+            buf = np.frombuffer(data, dtype=np.uint8)
+            starts, lengths = _lines(buf)
+            quotes = np.concatenate([[0], np.cumsum(buf == 34)])
+            n_own = own.count(b"\n") + (bool(own) and not own.endswith(b"\n"))
+            odd = np.flatnonzero((quotes[starts + lengths] - quotes[starts]) % 2 == 1)
+            odd = odd[odd < n_own]
+            ends = np.append(starts[1:], len(data))
+            for i in odd:
+                if line0 + i == 0:
+                    continue                           # the header (checked by open_raw)
+                if _one_record(data[starts[i]:ends[i]], header) is not None:
+                    continue
+                for k in range(1, SPAN_LINES):
+                    stop_at = ends[i + k] if i + k < len(starts) else None
+                    if stop_at is None:
+                        break
+                    t = _one_record(data[starts[i]:stop_at], header)
+                    if t is None:
+                        continue
+                    for c in header:
+                        v = t[c][0].as_py()
+                        if v is not None and "\n" in v:
+                            row = line0 + int(i)
+                            return _error(file, row, c, "CSV structure",
+                                          f"a quoted value holds a line break, so the record runs over lines "
+                                          f"{row + 1}-{row + k + 1} of the file; each record must be on one line "
+                                          "(row numbers are the file's line numbers)", value=v[:60],
+                                          todo="remove the line break from the value at the site or in the "
+                                               "export; " + _RELOCK)
+                    break
+        line0 += own.count(b"\n") + (bool(own) and not own.endswith(b"\n"))
+    return None
+
+
+def _newlines(path: Path) -> int:
+    n, last = 0, b"\n"
+    with open(path, "rb") as fh:
+        while chunk := fh.read(BLOCK_SCAN):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (last != b"\n")
+
+
+def _not_one_record_a_line(path: Path, file: str, header: list[str], rows: int, lines: int):
+    """The error of a parse that gave ``rows`` records from ``lines`` data lines."""
+    return spanning_record_error(path, file, header) or _error(
+        file, None, None, "CSV structure", f"{rows:,d} records parsed from {lines:,d} data lines")
+
+
 def _parse(source, path: Path, file: str, header: list[str], skip_header: bool) -> pa.Table:
     """Parse CSV text (``source``: the file, or a block of its lines) with every column a
     string and an empty field missing. A parser failure becomes the DataError of its cause,
@@ -279,6 +385,9 @@ def _parse(source, path: Path, file: str, header: list[str], skip_header: bool) 
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
                                                  strings_can_be_null=True, null_values=[""]))
     except pa.ArrowInvalid as exc:
+        err = spanning_record_error(path, file, header)       # first, whichever block of lines failed
+        if err is not None:
+            raise err from None
         msg = str(exc)
         if "utf8" in msg.lower():
             raise _encoding_error(path, file, header) from None
@@ -372,6 +481,9 @@ def blocks(path: Path, block_bytes: int) -> list[tuple[int, int]]:
     return list(zip(edges[:-1], edges[1:]))
 
 
+BLOCK_SCAN = 64 << 20          # bytes read at a time by the error-path scans of a whole file
+
+
 def _owned(path: Path, start: int, stop: int) -> bytes:
     """The bytes of the lines starting in [start, stop)."""
     with open(path, "rb") as fh:
@@ -425,8 +537,13 @@ def read_block(path: Path, file: str, header: list[str], start: int, stop: int, 
         starts, lengths = _lines(np.frombuffer(data, dtype=np.uint8))
         numbers = first_line + np.arange(len(starts), dtype=np.int64)
         numbers = numbers[(lengths > 0) & (numbers > 0)]
-        if len(numbers) == table.num_rows:
-            src = numbers
+        if len(numbers) != table.num_rows:
+            raise _not_one_record_a_line(path, file, header, table.num_rows, len(numbers))
+        src = numbers
+    else:
+        lines = data.count(b"\n") + (not data.endswith(b"\n")) - int(skip)
+        if lines != table.num_rows:
+            raise _not_one_record_a_line(path, file, header, table.num_rows, lines)
     return _select(table, file, src)
 
 

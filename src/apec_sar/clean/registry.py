@@ -61,7 +61,10 @@ CHECKS: tuple[Check, ...] = (
     Check("F09", "CSV conventions", "File",
           "a UTF-8 byte-order mark, quoted or space-padded column names, blank lines", "harmonise",
           "removed; counted in the harmonisation summary (row numbers stay the file's line numbers)"),
-    Check("F10", "CSV structure", "File", "any other CSV parse failure", "stop", "", RELOCK),
+    Check("F10", "CSV structure", "File",
+          "a record over several lines (a quoted value holding a line break: row numbers are the file's line "
+          "numbers), a carriage return inside a row or ending the lines alone, or any other CSV parse failure",
+          "stop", "stop, naming the row and column where the parser can tell", RELOCK),
     # -- schema (data dictionary) ----------------------------------------------------------------
     Check("S01", "required value", "Schema", "an empty field in a column that must never be empty", "stop", "",
           "complete the value at the site; " + RELOCK),
