@@ -422,3 +422,14 @@ def test_every_corruption_gives_the_in_memory_result_or_message(name, base, tmp_
     assert want is None, "the in-memory run stopped"
     assert r.reconciles
     assert_same_as_in_memory(r, folder, tmp_path, clean)
+
+
+@pytest.mark.parametrize(("option", "value", "kind"), [("--partitions", "0", "integer"), ("--partitions", "-1", "integer"),
+                                                      ("--workers", "1.5", "integer"), ("--block-mb", "0", "number"),
+                                                      ("--block-mb", "inf", "number"), ("--block-mb", "x", "number")])
+def test_the_cli_refuses_a_count_or_size_that_is_not_positive(tmp_path, capsys, option, value, kind):
+    with pytest.raises(SystemExit) as e:
+        scale.main(["--raw", str(RAW), "--out", str(tmp_path / "out"), option, value])
+    assert e.value.code == 2
+    assert f"argument {option}: must be a positive {kind}, not '{value}'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -535,8 +535,10 @@ def _connect(workers: int | None, scheduler: str | None):
             del os.environ[k]
     with dask.config.set({**{f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()},
                           **SCHEDULER_CONFIG}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=50)   # a raw-data error is reported once, by the client
+        # the scheduler's HTTP server on a free local port (with None it still tries 8787, and warns
+        # when another run or notebook has it); logs silenced: a raw-data error is reported once, by the client
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
+                               silence_logs=50)
     return Client(cluster), cluster, None
 
 
@@ -822,6 +824,20 @@ def _print_summary(r: ScaleResult) -> None:
           + ", consort.csv, reconciliation.csv, harmonisation.csv, survival.csv, cox.csv, summary.json")
 
 
+def _positive(kind):
+    def parse(text: str):
+        try:
+            x = kind(text)
+        except ValueError:
+            x = None
+        if x is None or not 0 < x < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a positive {'integer' if kind is int else 'number'}, "
+                                             f"not {text!r}")
+        return x
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m apec_sar.scale",
                                  description="Clean and derive a large extract on Dask, partitioned by patient.")
@@ -829,13 +845,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="output folder (Parquet datasets, CSV summaries)")
     ap.add_argument("--cutoff", type=dt.date.fromisoformat, default=None,
                     help="data cut-off (ISO date; default: the SAR's, _variables.yml)")
-    ap.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes (default: one per core)")
+    ap.add_argument("--workers", type=_positive(int), default=None, help="LocalCluster worker processes (default: one per core)")
     ap.add_argument("--scheduler", default=None,
                     help="address of a running Dask scheduler (e.g. tcp://10.0.0.5:8786) to run on instead")
-    ap.add_argument("--partitions", type=int, default=None,
+    ap.add_argument("--partitions", type=_positive(int), default=None,
                     help=f"patient partitions (default: one per {PATIENTS_PER_PARTITION:,d} screening records, "
                          "rounded up to a multiple of the worker threads)")
-    ap.add_argument("--block-mb", type=float, default=None,
+    ap.add_argument("--block-mb", type=_positive(float), default=None,
                     help=f"raw CSV block size read by a task (default: the extract in {TASKS_PER_THREAD} blocks per "
                          f"worker thread, {MIN_BLOCK_BYTES >> 20}-{BLOCK_BYTES >> 20} MB)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")
