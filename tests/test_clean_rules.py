@@ -18,6 +18,8 @@ from apec_sar.clean.duplicates import reject_exact_duplicate_rows, signal_duplic
 from apec_sar.clean.errors import DataError, QueryLog
 from apec_sar.io import read_raw
 
+from .conftest import ROOT
+
 RELOCK = "re-export the file, replace it in data/raw and re-lock the extract (make relock)"
 ts = pd.Timestamp
 
@@ -224,8 +226,17 @@ def test_K02_same_key_different_content_stops(log):
         signal_duplicate_records("adverse_events", ae, log)
     assert message(e) == (
         "data/raw/adverse_events.csv, row 2, column SUBJID,AE_VERBATIM,START_DATE,START_DATE_F: rule K02 'unique key' "
-        "failed: rows 1, 2 share the key ['A', 'nausea', '2021-01-05 00:00:00', ''] but differ in CTCAE_GRADE 2 vs 3. "
+        "failed: rows 1, 2 share the key ['A', 'nausea', '2021-01-05', ''] but differ in CTCAE_GRADE 2 vs 3. "
         f"What to do: keep one row per key at the site (merge or correct the key); {RELOCK}.")
+
+
+def test_K02_message_shows_dates_and_numbers_as_written(log):
+    ex = frame(SUBJID=["A", "A"], CYCLE=[1, 1], DRUG=["anlotinib"] * 2, DOSE=[12.0, 10.0],
+               START_DATE=[ts("2021-01-05"), ts("2021-02-05")])
+    with pytest.raises(DataError) as e:
+        signal_duplicate_records("exposure", ex, log)
+    assert "share the key ['A', '1', 'anlotinib'] but differ in DOSE 12 vs 10, START_DATE 2021-01-05 vs 2021-02-05. " \
+        in message(e)
 
 
 def test_K02_on_fail_query_keeps_the_rows(log):
@@ -233,6 +244,40 @@ def test_K02_on_fail_query_keeps_the_rows(log):
     out = signal_duplicate_records("exposure", ex, log, on_fail="query")
     assert len(out) == 2
     assert [q[4] for q in queries(log)] == ["K02", "K02"]
+
+
+@pytest.mark.parametrize(("file", "column", "value", "rule", "detail"), [
+    ("exposure", "CYCLE", "1234567890", "S03 'integer'", "more than 9 digits (not a count or a code)"),
+    ("exposure", "CYCLE", "-99999999999999999999", "S03 'integer'", "more than 9 digits (not a count or a code)"),
+    ("exposure", "DOSE", "1234567890123456", "S05 'number'",
+     "more than 15 digits before the decimal point (no measurement has as many)"),
+    ("exposure", "DOSE", "1234567890123456.5", "S05 'number'",
+     "more than 15 digits before the decimal point (no measurement has as many)"),
+    ("exposure", "DOSE", "12.5.1", "S05 'number'", "not a number"),
+    ("exposure", "CYCLE", "1.0", "S03 'integer'", "not an integer"),
+])
+def test_S03_S05_values_the_numeric_parser_cannot_hold_stop_with_their_rule(file, column, value, rule, detail):
+    from apec_sar.clean.schema import validate_raw
+    df = read_raw(ROOT / "data" / "raw", file).astype(object)
+    df.loc[4, column] = value
+    with pytest.raises(DataError) as e:
+        validate_raw(file, df)
+    assert message(e).startswith(f"data/raw/{file}.csv, row 5, column {column}, value '{value}': rule {rule} failed: "
+                                 f"{detail}. ")
+
+
+def test_S03_S05_leading_zeros_and_long_decimals_are_numbers():
+    from apec_sar.clean.schema import validate_raw
+    df = read_raw(ROOT / "data" / "raw", "exposure").astype(object)
+    df.loc[4, "CYCLE"] = "0000000000007"
+    df.loc[4, "DOSE"] = "000000000000000012.000000000000000001"
+    validate_raw("exposure", df)
+
+
+def test_data_error_shows_the_start_of_a_long_value():
+    e = DataError("exposure", 1, "DOSE", "number", "not a number", value="9" * 400, todo="fix it")
+    assert str(e) == (f"data/raw/exposure.csv, row 1, column DOSE, value '{'9' * 60}'... (400 characters): rule S05 "
+                      "'number' failed: not a number. What to do: fix it.")
 
 
 # --- dates -----------------------------------------------------------------------------------------

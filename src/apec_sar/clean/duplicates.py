@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..dictionary import key as dictionary_key
-from .errors import DataError, QueryLog
+from .errors import DataError, QueryLog, value_text
 
 # raw column -> harmonised column, where cleaning renames
 HARMONISED_NAME = {("screening_log", "SCREEN_DATE"): "SCREENDT"}
@@ -86,8 +86,8 @@ def signal_duplicate_records(file: str, df: pd.DataFrame, log: QueryLog, by: lis
     grp = conflict.groupby(by, dropna=False, sort=False).ngroup().to_numpy()
     rows = conflict[grp == grp[0]]
     differ = [c for c in content if c not in by and rows[c].astype(object).nunique(dropna=False) > 1]
-    values = ", ".join(f"{c} {' vs '.join(str(v) for v in rows[c].astype(object))}" for c in differ[:3])
+    values = ", ".join(f"{c} {' vs '.join(str(value_text(v)) for v in rows[c].astype(object))}" for c in differ[:3])
     raise DataError(file, int(rows.SRC_ROW.iloc[1]), ",".join(by), "unique key",
                     f"rows {', '.join(str(r) for r in rows.SRC_ROW)} share the key "
-                    f"{[str(v) for v in rows[by].iloc[0].tolist()]} but differ in {values}",
+                    f"{[str(value_text(v)) for v in rows[by].iloc[0].tolist()]} but differ in {values}",
                     other_rows=np.setdiff1d(conflict.SRC_ROW.to_numpy(), rows.SRC_ROW.to_numpy()))

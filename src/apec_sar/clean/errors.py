@@ -52,7 +52,10 @@ class DataError(ValueError):
         self.other_rows = [int(r) for r in other_rows]
         where = _where(file, row, column)
         if self.value is not None:
-            where += f", value {self.value!r}"
+            if isinstance(self.value, str) and len(self.value) > 80:       # the start of a long value
+                where += f", value {self.value[:60]!r}... ({len(self.value):,d} characters)"
+            else:
+                where += f", value {self.value!r}"
         rule_txt = f"rule {self.check} '{rule}'" if self.check else f"rule '{rule}'"
         also = ""
         if self.other_rows:
@@ -71,7 +74,8 @@ def _data_error(file, row, column, rule, detail, value, todo, other_rows) -> Dat
     return DataError(file, row, column, rule, detail, value=value, todo=todo, other_rows=other_rows)
 
 
-def _text(v) -> str | None:
+def value_text(v) -> str | None:
+    """A cleaned value as the query log and messages show it (see :func:`original_text`)."""
     if v is None or isinstance(v, str):
         return v
     if v is pd.NaT or v is pd.NA or (isinstance(v, (float, np.floating)) and np.isnan(v)):
@@ -95,7 +99,7 @@ def original_text(values: np.ndarray) -> np.ndarray:
     the partitioned run's Parquet files."""
     if all(v is None or type(v) is str for v in values):
         return values
-    return np.array([_text(v) for v in values], dtype=object)
+    return np.array([value_text(v) for v in values], dtype=object)
 
 
 @dataclass

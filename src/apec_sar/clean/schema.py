@@ -40,7 +40,14 @@ REQUIRED = {
 RULES = {"not_nullable": "required value", "not a date in any site format": "date in a site format",
          "not an integer": "integer", "value not allowed": "allowed value", "not a number": "number",
          "unknown code (not in the data dictionary)": "code in the dictionary",
-         "does not match the id pattern": "id pattern"}
+         "does not match the id pattern": "id pattern",
+         "more than 9 digits (not a count or a code)": "integer",
+         "more than 15 digits before the decimal point (no measurement has as many)": "number"}
+
+# an integer or a number too long for the numeric parser (int64, float) to hold exactly: the check
+# fails only on such a value (leading zeros do not count), so other values keep their own message
+TOO_LONG_INT_RE = r"^(?!-?0*[1-9][0-9]{9,}$)"
+TOO_LONG_DEC_RE = r"^(?!-?0*[1-9][0-9]{15,}(\.[0-9]+)?$)"
 
 
 def _checks(spec: dict) -> list[pa.Check]:
@@ -48,12 +55,15 @@ def _checks(spec: dict) -> list[pa.Check]:
     if t == "date":
         return [pa.Check.str_matches(DATE_RE, error="not a date in any site format")]
     if t == "integer":
-        checks = [pa.Check.str_matches(INT_RE, error="not an integer")]
+        checks = [pa.Check.str_matches(INT_RE, error="not an integer"),
+                  pa.Check.str_matches(TOO_LONG_INT_RE, error="more than 9 digits (not a count or a code)")]
         if "allowed" in spec:
             checks.append(pa.Check.isin([str(a) for a in spec["allowed"]], error="value not allowed"))
         return checks
     if t == "decimal":
-        return [pa.Check.str_matches(DEC_RE, error="not a number")]
+        return [pa.Check.str_matches(DEC_RE, error="not a number"),
+                pa.Check.str_matches(TOO_LONG_DEC_RE,
+                                     error="more than 15 digits before the decimal point (no measurement has as many)")]
     if t == "code":
         allowed = [str(c) for c in spec.get("site_codes", spec["codes"])]
         return [pa.Check.isin(allowed, error="unknown code (not in the data dictionary)")]
