@@ -124,6 +124,14 @@ def test_I02_subject_not_in_screening_log():
                           f"correct the subject id at the site, or add the patient to the screening log; {RELOCK}.")
 
 
+def test_I02_a_subject_id_blank_once_normalised():
+    raw = {"screening_log": frame(SUBJID=["S01-001"]), "adverse_events": frame(SUBJID=["S01-001", None])}
+    with pytest.raises(DataError) as e:
+        identity.check_subjects_in_screening_log(raw)
+    assert message(e).startswith("data/raw/adverse_events.csv, row 2, column SUBJID: rule I02 'subject in screening "
+                                 "log' failed: the subject id is blank (white space only). What to do: ")
+
+
 def screening(ids, cards, dates, sites):
     return frame(SUBJID=ids, ID_CARD_NO=cards, SCREENDT=[ts(d) for d in dates], SITEID=sites)
 

@@ -523,6 +523,13 @@ def subject_missing_from_the_screening_log(r: Raw, b: Base):
     return Stop("I02", "adverse_events", row, "SUBJID")
 
 
+@case
+def subject_id_of_spaces_only(r: Raw, b: Base):
+    row = r.rows("follow_up", SUBJID=b.analysed()[9])[0]
+    r.set("follow_up", row, "SUBJID", " \t ")
+    return Stop("I02", "follow_up", row, "SUBJID")
+
+
 # --- duplicates ---------------------------------------------------------------------------------------
 
 def most(b: Base, f: str) -> str:

@@ -85,8 +85,11 @@ def check_subjects_in_screening_log(raw: dict[str, pd.DataFrame]) -> None:
         orphan = np.flatnonzero(~df.SUBJID.astype(object).isin(known).to_numpy())
         if len(orphan):
             i = orphan[0]
+            value = df.SUBJID.iloc[i]
+            blank = value is None or pd.isna(value)        # spaces only: nothing left once normalised (I01)
             raise DataError(f, int(df.SRC_ROW.iloc[i]), "SUBJID", "subject in screening log",
-                            "this subject id does not appear in screening_log.csv", value=df.SUBJID.iloc[i],
+                            "the subject id is blank (white space only)" if blank else
+                            "this subject id does not appear in screening_log.csv", value=None if blank else value,
                             other_rows=df.SRC_ROW.to_numpy()[orphan[1:]])
 
 
