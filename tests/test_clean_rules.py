@@ -98,6 +98,19 @@ def test_query_log_original_is_text_whatever_the_cleaned_column_holds(log):
                                              "1e-07"]
 
 
+def test_query_log_original_numbers_dates_and_arrays():
+    log = QueryLog()
+    orig = np.array([1e15, 2.0 ** 53 + 2, -0.0, np.float32(0.1), np.datetime64("NaT"), ts("2021-03-04 10:30"),
+                     1e20, True], dtype=object)
+    log.add("exposure", range(1, 9), ["A"] * 8, "DOSE", "dose change flag", orig, "kept")
+    assert log.frame().ORIGINAL.tolist() == ["1000000000000000", "9007199254740994", "-0", "0.1", None,
+                                             "2021-03-04T10:30:00", "1e+20", "True"]
+    log = QueryLog()       # a datetime64 array (not Timestamps): dates, not nanosecond counts
+    log.add("exposure", [1, 2], ["A", "A"], "START_DATE", "dose change flag",
+            pd.Series(pd.to_datetime(["2021-03-04", None])).to_numpy(), "kept")
+    assert log.frame().ORIGINAL.tolist() == ["2021-03-04", None]
+
+
 # --- I01-I07 identity ----------------------------------------------------------------------------
 
 def test_I01_identifiers_normalised_for_width_case_and_whitespace():

@@ -280,26 +280,54 @@ def _first_block_error(path, f, header, block):
     return None
 
 
-@pytest.mark.parametrize("crlf", [False, True])
-def test_a_record_over_two_lines_stops_every_block_reader_as_the_reader(tmp_path, crlf):
-    """A quoted value holding a line break, with a block boundary anywhere from 30 bytes before
-    it to 30 after: every block split gives read_raw's message (rule F10, its row and column)."""
+def _set_cell(data: bytes, row: int, column: str, value: bytes) -> bytes:
+    lines = data.split(b"\n")
+    k = lines[0].rstrip(b"\r").split(b",").index(column.encode())
+    cells = lines[row].split(b",")
+    cells[k] = value
+    lines[row] = b",".join(cells)
+    return b"\n".join(lines)
+
+
+SPANNING = {   # name: (file, edit of its bytes, the row and column named)
+    "line feed in a middle column": ("adverse_events", lambda b: _set_cell(b, 7, "AE_VERBATIM", '"疲\n劳"'.encode()),
+                                     7, "AE_VERBATIM"),
+    "the same, CRLF line ends": ("adverse_events", lambda b: _set_cell(b, 7, "AE_VERBATIM", b'"a\nb"').replace(
+        b"\n", b"\r\n"), 7, "AE_VERBATIM"),
+    "line feed in the last column": ("adverse_events", lambda b: _set_cell(b, 7, "OUTCOME", b'"Recovered/\nresolved"'),
+                                     7, "OUTCOME"),
+    "a comma and a line feed": ("metastatic_sites", lambda b: _set_cell(b, 10, "MET_SITE", b'"Liver,\nlung, bone"'),
+                                10, "MET_SITE"),
+    "25 lines in one value": ("adverse_events",
+                              lambda b: _set_cell(b, 7, "AE_VERBATIM", b'"' + b"\n".join([b"x"] * 25) + b'"'),
+                              7, "AE_VERBATIM"),
+    "a stray quote before it": ("adverse_events", lambda b: _set_cell(_set_cell(b, 7, "SUBJID", b'S01-0"03'), 7,
+                                                                      "AE_VERBATIM", b'"Rash\nsevere"'), 7, "AE_VERBATIM"),
+    "BOM, blank lines, CRLF": ("adverse_events", lambda b: b"\xef\xbb\xbf" + _set_cell(b, 9, "AE_VERBATIM", b'"a\nb"')
+                               .replace(b"\n", b"\n\n", 3).replace(b"\n", b"\r\n"), 12, "AE_VERBATIM"),
+    "a carriage return in a quoted value": ("adverse_events", lambda b: _set_cell(b, 7, "AE_VERBATIM", b'"a\rb"'),
+                                            7, "AE_VERBATIM"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPANNING))
+def test_a_record_over_two_lines_stops_every_block_reader_as_the_reader(tmp_path, case):
+    """A quoted value holding a line break, with a block boundary anywhere from 40 bytes before
+    it to 40 after (and small blocks everywhere): every block split gives read_raw's message
+    (rule F10, the row the record starts on, the column)."""
+    f, edit, row, column = SPANNING[case]
     raw = tmp_path / "raw"
     shutil.copytree(RAW, raw)
-    p = raw / "adverse_events.csv"
-    lines = p.read_bytes().split(b"\n")
-    cells = lines[7].split(b",")
-    term = cells[1].decode("utf-8")
-    cells[1] = f'"{term[:1]}\n{term[1:]}"'.encode("utf-8")
-    lines[7] = b",".join(cells)
-    p.write_bytes((b"\r\n" if crlf else b"\n").join(lines))
+    p = raw / f"{f}.csv"
+    p.write_bytes(edit(p.read_bytes()))
     with pytest.raises(DataError) as e:
-        io.read_raw(raw, "adverse_events")
-    assert (e.value.check, e.value.row, e.value.column) == ("F10", 7, "AE_VERBATIM")
-    path, header, _ = io.open_raw(raw, "adverse_events")
-    at = p.read_bytes().index(b"\n", p.read_bytes().index(b'"'))
-    for block in range(at - 30, at + 31, 3):
-        assert _first_block_error(path, "adverse_events", header, block) == str(e.value), block
+        io.read_raw(raw, f)
+    assert (e.value.check, e.value.row, e.value.column) == ("F10", row, column), str(e.value)
+    path, header, _ = io.open_raw(raw, f)
+    data = p.read_bytes()
+    at = data.index(b'"', data.index(b"\n"))
+    for block in [*range(max(at - 40, 1), at + 41, 3), 20, 97, 300, 2048]:
+        assert _first_block_error(path, f, header, block) == str(e.value), block
 
 
 def test_parquet_pieces_read_as_the_reader_returns_them(tmp_path):
@@ -426,10 +454,12 @@ def test_every_corruption_gives_the_in_memory_result_or_message(name, base, tmp_
 
 @pytest.mark.parametrize(("option", "value", "kind"), [("--partitions", "0", "integer"), ("--partitions", "-1", "integer"),
                                                       ("--workers", "1.5", "integer"), ("--block-mb", "0", "number"),
-                                                      ("--block-mb", "inf", "number"), ("--block-mb", "x", "number")])
+                                                      ("--block-mb", "inf", "number"), ("--block-mb", "x", "number"),
+                                                      ("--block-mb", "1e-7", "")])
 def test_the_cli_refuses_a_count_or_size_that_is_not_positive(tmp_path, capsys, option, value, kind):
     with pytest.raises(SystemExit) as e:
         scale.main(["--raw", str(RAW), "--out", str(tmp_path / "out"), option, value])
     assert e.value.code == 2
-    assert f"argument {option}: must be a positive {kind}, not '{value}'" in capsys.readouterr().err
+    want = f"must be a positive {kind}, not '{value}'" if kind else f"must be at least 0.01, not '{value}'"
+    assert f"argument {option}: {want}" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -15,8 +15,9 @@ Rules of the reader (registry ids in brackets; each problem names file, row and 
   comma is named as such, with its row and column). Quoted fields are standard CSV and read as
   their content; quoted or space-padded column names and blank lines are harmless and noted
   [F09]. Row numbers are the file's line numbers minus one (blank lines keep their number), so
-  each record must be on one line: a quoted value holding a line break, a carriage return inside
-  a row and lines ended by a carriage return alone stop the run, naming row and column [F10]
+  each record must be on one line: a quoted value holding a line break (a line feed or a carriage
+  return), a carriage return inside a row and lines ended by a carriage return alone stop the run,
+  naming row and column [F10]
   (:func:`spanning_record_error`; the block reader of the Dask path gives the same message
   wherever a block boundary falls).
 - Every dictionary column present [F06], each once [F07]; an unknown extra column is ignored
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import mmap
 import re
 from pathlib import Path
@@ -244,13 +246,16 @@ def read_raw(folder: Path, file: str, log=None) -> pd.DataFrame:
         data_lines = np.flatnonzero(lines[1] > 0)
         data_lines = data_lines[data_lines > 0]
         if len(data_lines) != table.num_rows:
-            raise _not_one_record_a_line(path, file, header, table.num_rows, len(data_lines))
+            raise _not_one_record_a_line(path, file, header)
         src = data_lines.astype(np.int64)
         blank = int(np.sum(lines[1] == 0))
     elif _newlines(path) - 1 != table.num_rows:
-        raise _not_one_record_a_line(path, file, header, table.num_rows, _newlines(path) - 1)
+        raise _not_one_record_a_line(path, file, header)
+    df = _categoricals(table, file, src)
+    if any(df[c].cat.categories.str.contains(_BREAK).any() for c in dict_columns(file)):
+        raise _not_one_record_a_line(path, file, header)   # a quote left open on the last line, a CR in a value
     file_notes(file, header, has_bom, blank, log)
-    return _categoricals(table, file, src)
+    return df
 
 
 def open_raw(folder: Path, file: str, log=None) -> tuple[Path, list[str], bool]:
@@ -293,71 +298,120 @@ def file_notes(file: str, header: list[str], has_bom: bool, blank_lines: int | N
         log.add(file, [0], [None], c, "unknown column", None, "column ignored (not in the data dictionary)")
 
 
-SPAN_LINES = 20          # a quoted value running over more lines than this is not looked for as one record
+SPAN_LINES = 100         # lines tried for the end of a record whose quote is open at a line end
+_BREAK = r"[\r\n]"
 
 
-def _one_record(text: bytes, header: list[str]) -> pa.Table | None:
-    """``text`` parsed as the reader parses it, if it is exactly one record of the header's fields."""
+def _csv_strings(text: bytes, header: list[str], skip_header: bool = False) -> pa.Table | None:
+    """``text`` parsed as the reader parses it, quoted line breaks allowed; None if it does not parse."""
     try:
-        t = pacsv.read_csv(pa.BufferReader(text), read_options=pacsv.ReadOptions(encoding="utf8", column_names=header),
-                           parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                           convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                                                strings_can_be_null=True, null_values=[""]))
+        return pacsv.read_csv(
+            pa.BufferReader(text),
+            read_options=pacsv.ReadOptions(encoding="utf8", block_size=1 << 26, skip_rows=int(skip_header),
+                                           column_names=header),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
+                                                 strings_can_be_null=True, null_values=[""]))
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
-    return t if t.num_rows == 1 else None
 
 
-def spanning_record_error(path: Path, file: str, header: list[str]):
-    """[F10] The first record of the file that runs over several lines (a quoted value holding a
-    line break), as a DataError naming its row (the line it starts on, minus one) and column, or
-    None. Row numbers are line numbers, and the partitioned reader splits files at line ends, so
-    such a record stops the run instead of shifting every later row's number. Found from the lines
-    with an odd number of double quotes (few), each confirmed by the CSV parser itself: a line that
-    parses alone as a whole record is not one, nor is a stray quote inside an unquoted field.
-    Error path only: reads the whole file, in blocks."""
-    path = Path(path)
-    line0 = 0
-    for start, stop in blocks(path, BLOCK_SCAN):
-        own = _owned(path, start, stop)
-        if b'"' in own:
-            # the lines owned, and a few after them (a record may run on into the next block)
-            data = own + b"".join(_owned(path, stop, stop + (1 << 20)).splitlines(keepends=True)[:SPAN_LINES])
-            buf = np.frombuffer(data, dtype=np.uint8)
-            starts, lengths = _lines(buf)
-            quotes = np.concatenate([[0], np.cumsum(buf == 34)])
-            n_own = own.count(b"\n") + (bool(own) and not own.endswith(b"\n"))
-            odd = np.flatnonzero((quotes[starts + lengths] - quotes[starts]) % 2 == 1)
-            odd = odd[odd < n_own]
-            ends = np.append(starts[1:], len(data))
-            for i in odd:
-                if line0 + i == 0:
-                    continue                           # the header (checked by open_raw)
-                if _one_record(data[starts[i]:ends[i]], header) is not None:
-                    continue
-                for k in range(1, SPAN_LINES):
-                    stop_at = ends[i + k] if i + k < len(starts) else None
-                    if stop_at is None:
-                        break
-                    t = _one_record(data[starts[i]:stop_at], header)
-                    if t is None:
-                        continue
-                    for c in header:
-                        v = t[c][0].as_py()
-                        if v is not None and "\n" in v:
-                            row = line0 + int(i)
-                            return _error(file, row, c, "CSV structure",
-                                          f"a quoted value holds a line break, so the record runs over lines "
-                                          f"{row + 1}-{row + k + 1} of the file; each record must be on one line "
-                                          "(row numbers are the file's line numbers)", value=v[:60],
-                                          todo="remove the line break from the value at the site or in the "
-                                               "export; " + _RELOCK)
-                    break
-        line0 += own.count(b"\n") + (bool(own) and not own.endswith(b"\n"))
+def _first_break(t: pa.Table, header: list[str]) -> tuple[int, str, str] | None:
+    """(record, column, value) of the first value holding a line break (LF or CR), columns in header order."""
+    best = None
+    for c in header:
+        hit = pc.index(pc.fill_null(pc.match_substring_regex(t[c], _BREAK), False), True).as_py()
+        if hit >= 0 and (best is None or hit < best[0]):
+            best = (hit, c, t[c][hit].as_py())
+    return best
+
+
+def _one_line_record(t: pa.Table | None, header: list[str]) -> bool:
+    return t is not None and t.num_rows == 1 and _first_break(t, header) is None
+
+
+def _break_in_block(data: bytes, n_own: int, skip_header: bool, header: list[str]) -> tuple[int, str, str] | None:
+    """(line, column, value) of the first value holding a line break in a record starting on one
+    of the first ``n_own`` lines of ``data``. The block parsed whole when it parses (exact: the
+    reader's own parser); else each line with an odd number of double quotes on its own, then
+    joined with the lines after it."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts, lengths = _lines(buf)
+    t = _csv_strings(data, header, skip_header)
+    if t is not None:
+        hit = _first_break(t, header)
+        if hit is None:
+            return None
+        lines = np.flatnonzero(lengths > 0)               # the parser skips blank lines
+        lines = lines[lines > 0] if skip_header else lines
+        line = int(lines[hit[0]]) if hit[0] < len(lines) else None
+        return (line, hit[1], hit[2]) if line is not None and line < n_own else None
+    quotes = np.concatenate([[0], np.cumsum(buf == 34)])
+    odd = np.flatnonzero((quotes[starts + lengths] - quotes[starts]) % 2 == 1)
+    ends = np.append(starts[1:], len(data))
+    for i in odd[odd < n_own]:
+        if skip_header and i == 0:
+            continue                                      # the header (checked by open_raw)
+        alone = _csv_strings(data[starts[i]:ends[i]], header)
+        if _one_line_record(alone, header):
+            continue
+        for k in range(1, min(SPAN_LINES, len(starts) - i)):
+            joined = _csv_strings(data[starts[i]:ends[i + k]], header)
+            if joined is not None and joined.num_rows == 1 and (hit := _first_break(joined, header)):
+                return int(i), hit[1], hit[2]
+        if alone is not None and alone.num_rows == 1 and (hit := _first_break(alone, header)):
+            return int(i), hit[1], hit[2]                 # a quote open to the end of the file
     return None
 
 
+@functools.lru_cache(maxsize=16)
+def _spanning_record(path: str, size: int, mtime_ns: int, header: tuple[str, ...]) -> tuple[int, str, str] | None:
+    line0 = 0
+    for start, stop in blocks(Path(path), BLOCK_SCAN):
+        own = _owned(Path(path), start, stop)
+        n_own = own.count(b"\n") + (bool(own) and not own.endswith(b"\n"))
+        if b'"' in own:
+            # the lines owned, and those after them that a record may run on into
+            after = _owned(Path(path), stop, stop + (1 << 20)).splitlines(keepends=True)[:SPAN_LINES]
+            hit = _break_in_block(own + b"".join(after), n_own, line0 == 0, list(header))
+            if hit is not None:
+                return line0 + hit[0], hit[1], hit[2]
+        line0 += n_own
+    return None
+
+
+def spanning_record_error(path: Path, file: str, header: list[str]):
+    """[F10] The first record of the file holding a line break in a quoted value (a record over
+    several lines, or a carriage return inside a value), as a DataError naming its row (the line
+    it starts on, minus one) and column; None if there is none. Row numbers are line numbers, and
+    the partitioned reader splits files at line ends, so such a record stops the run instead of
+    shifting every later row's number. Error path only: reads the whole file in blocks, each
+    parsed by the reader's parser (remembered per file, as every failing block of the partitioned
+    reader asks)."""
+    st = Path(path).stat()
+    hit = _spanning_record(str(path), st.st_size, st.st_mtime_ns, tuple(header))
+    if hit is None:
+        return None
+    row, column, value = hit
+    n = value.count("\n")
+    detail = (f"a quoted value holds a line break, so the record runs over lines {row + 1}-{row + 1 + n} of the "
+              "file (or its closing quote is missing); each record must be on one line (row numbers are the file's "
+              "line numbers)") if n else \
+        "a quoted value holds a carriage return (a line break inside a spreadsheet cell); values must be on one line"
+    return _error(file, row, column, "CSV structure", detail, value=value,
+                  todo="remove the line break from the value at the site or in the export; " + _RELOCK)
+
+
+def _not_one_record_a_line(path: Path, file: str, header: list[str]):
+    """The error of a parse whose records are not the file's lines (the same whichever block of
+    lines found it)."""
+    return spanning_record_error(path, file, header) or _error(
+        file, None, None, "CSV structure", "the file's records are not its lines (a quoted value holding line "
+        "breaks, or a quote never closed?)")
+
+
 def _newlines(path: Path) -> int:
+    """The lines of a file (a last line without its line feed counted)."""
     n, last = 0, b"\n"
     with open(path, "rb") as fh:
         while chunk := fh.read(BLOCK_SCAN):
@@ -366,10 +420,8 @@ def _newlines(path: Path) -> int:
     return n + (last != b"\n")
 
 
-def _not_one_record_a_line(path: Path, file: str, header: list[str], rows: int, lines: int):
-    """The error of a parse that gave ``rows`` records from ``lines`` data lines."""
-    return spanning_record_error(path, file, header) or _error(
-        file, None, None, "CSV structure", f"{rows:,d} records parsed from {lines:,d} data lines")
+def _breaks(table: pa.Table, header: list[str]) -> bool:
+    return any(pc.any(pc.match_substring_regex(table[c], _BREAK)).as_py() for c in header)
 
 
 def _parse(source, path: Path, file: str, header: list[str], skip_header: bool) -> pa.Table:
@@ -385,12 +437,12 @@ def _parse(source, path: Path, file: str, header: list[str], skip_header: bool) 
             convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
                                                  strings_can_be_null=True, null_values=[""]))
     except pa.ArrowInvalid as exc:
-        err = spanning_record_error(path, file, header)       # first, whichever block of lines failed
-        if err is not None:
-            raise err from None
         msg = str(exc)
         if "utf8" in msg.lower():
             raise _encoding_error(path, file, header) from None
+        err = spanning_record_error(path, file, header)       # next, whichever block of lines failed
+        if err is not None:
+            raise err from None
         if "Expected" in msg and "columns" in msg:
             raise _field_count_error(path, file, header) from None
         raise _error(file, None, None, "CSV structure", msg.splitlines()[0]) from None
@@ -538,12 +590,12 @@ def read_block(path: Path, file: str, header: list[str], start: int, stop: int, 
         numbers = first_line + np.arange(len(starts), dtype=np.int64)
         numbers = numbers[(lengths > 0) & (numbers > 0)]
         if len(numbers) != table.num_rows:
-            raise _not_one_record_a_line(path, file, header, table.num_rows, len(numbers))
+            raise _not_one_record_a_line(path, file, header)
         src = numbers
-    else:
-        lines = data.count(b"\n") + (not data.endswith(b"\n")) - int(skip)
-        if lines != table.num_rows:
-            raise _not_one_record_a_line(path, file, header, table.num_rows, lines)
+    elif data.count(b"\n") + (not data.endswith(b"\n")) - int(skip) != table.num_rows:
+        raise _not_one_record_a_line(path, file, header)
+    if b'"' in data and _breaks(table, dict_columns(file)):   # a quote open to the end of the block, a CR in a value
+        raise _not_one_record_a_line(path, file, header)
     return _select(table, file, src)
 
 

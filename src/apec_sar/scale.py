@@ -824,7 +824,10 @@ def _print_summary(r: ScaleResult) -> None:
           + ", consort.csv, reconciliation.csv, harmonisation.csv, survival.csv, cox.csv, summary.json")
 
 
-def _positive(kind):
+MIN_CLI_BLOCK_MB = 0.01        # 10 kB: smaller blocks make a task of every few lines
+
+
+def _positive(kind, least=None):
     def parse(text: str):
         try:
             x = kind(text)
@@ -833,6 +836,8 @@ def _positive(kind):
         if x is None or not 0 < x < float("inf"):
             raise argparse.ArgumentTypeError(f"must be a positive {'integer' if kind is int else 'number'}, "
                                              f"not {text!r}")
+        if least is not None and x < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least:g}, not {text!r}")
         return x
     parse.__name__ = kind.__name__
     return parse
@@ -851,7 +856,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--partitions", type=_positive(int), default=None,
                     help=f"patient partitions (default: one per {PATIENTS_PER_PARTITION:,d} screening records, "
                          "rounded up to a multiple of the worker threads)")
-    ap.add_argument("--block-mb", type=_positive(float), default=None,
+    ap.add_argument("--block-mb", type=_positive(float, MIN_CLI_BLOCK_MB), default=None,
                     help=f"raw CSV block size read by a task (default: the extract in {TASKS_PER_THREAD} blocks per "
                          f"worker thread, {MIN_BLOCK_BYTES >> 20}-{BLOCK_BYTES >> 20} MB)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bars")

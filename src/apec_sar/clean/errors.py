@@ -78,28 +78,35 @@ def value_text(v) -> str | None:
     """A cleaned value as the query log and messages show it (see :func:`original_text`)."""
     if v is None or isinstance(v, str):
         return v
-    if v is pd.NaT or v is pd.NA or (isinstance(v, (float, np.floating)) and np.isnan(v)):
-        return None
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
     if isinstance(v, (int, np.integer)):
         return str(int(v))
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
     if isinstance(v, (float, np.floating)):
-        return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
+        if v == 0 or 1e-6 <= abs(v) < 1e16:
+            return np.format_float_positional(v, trim="-")      # shortest digits that read back as v
+        return str(v)
     if isinstance(v, (pd.Timestamp, np.datetime64, dt.datetime, dt.date)):
         t = pd.Timestamp(v)
         return t.date().isoformat() if t == t.normalize() else t.isoformat()
     return str(v)
 
 
-def original_text(values: np.ndarray) -> np.ndarray:
-    """The query log's ORIGINAL as text, whatever type the cleaned column holds: a number as
-    written without a spurious ``.0`` (12.0 -> "12", 2.5 -> "2.5"), a date as ISO, missing as
-    None. One type in the column, so the log reads the same from memory, from its CSV and from
+def original_text(values) -> np.ndarray:
+    """The query log's ORIGINAL as text, whatever type the cleaned column holds: a number in its
+    shortest form, without a spurious ``.0`` (12.0 -> "12", 2.5 -> "2.5"), a date as ISO, missing
+    as None. One type in the column, so the log reads the same from memory, from its CSV and from
     the partitioned run's Parquet files."""
-    if all(v is None or type(v) is str for v in values):
-        return values
-    return np.array([value_text(v) for v in values], dtype=object)
+    a = np.asarray(values)
+    a = pd.Series(a).astype(object).to_numpy() if a.dtype.kind in "mM" else a.astype(object)  # Timestamps
+    if all(v is None or type(v) is str for v in a):
+        return a
+    return np.array([value_text(v) for v in a], dtype=object)
 
 
 @dataclass
@@ -128,7 +135,9 @@ class QueryLog:
 
         self.parts.append(pd.DataFrame({
             "FILE": col(file), "ROW": rows.astype(np.int64), "SUBJID": col(subjects), "COLUMN": col(column),
-            "CHECK": col(check), "RULE": col(rule), "ORIGINAL": original_text(col(original)), "ACTION": col(action)}))
+            "CHECK": col(check), "RULE": col(rule),
+            "ORIGINAL": col(original) if original is None or isinstance(original, str) else original_text(original),
+            "ACTION": col(action)}))
 
     def reject(self, file: str, df: pd.DataFrame, mask, column: str, rule: str, original, action) -> pd.DataFrame:
         """Log the rows of ``df`` where ``mask`` holds, count them as rejected, return the others."""
