@@ -283,6 +283,32 @@ def header_only(r: Raw, b: Base):
 
 
 @case
+def folder_instead_of_a_file(r: Raw, b: Base):
+    (r.folder / "subsequent_therapy.csv").unlink()
+    (r.folder / "subsequent_therapy.csv").mkdir()
+    return Stop("F01", "subsequent_therapy", None, None)
+
+
+@case
+def first_line_empty(r: Raw, b: Base):
+    r.write_lines("subsequent_therapy", [""] + r.lines("subsequent_therapy"))
+    return Stop("F05", "subsequent_therapy", None, None)
+
+
+@case
+def utf16_export_without_byte_order_mark(r: Raw, b: Base):
+    text = (r.folder / "demographics.csv").read_text(encoding="utf-8")
+    (r.folder / "demographics.csv").write_bytes(text.encode("utf-16-le"))
+    return Stop("F02", "demographics", None, None)
+
+
+@case
+def two_columns_without_a_name(r: Raw, b: Base):
+    r.write_lines("prior_therapy", [x + ",," for x in r.lines("prior_therapy")])
+    return Stop("F07", "prior_therapy", None, "")
+
+
+@case
 def lower_case_column_name(r: Raw, b: Base):
     lines = r.lines("demographics")
     lines[0] = lines[0].replace("ECOG", "ecog")

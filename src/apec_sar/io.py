@@ -142,7 +142,8 @@ def _check_header(file: str, header: list[str]) -> None:
         raise _error(file, None, c, "required column", f"column {c} missing from the header{hint}")
     dup = [c for c in header if header.count(c) > 1]
     if dup:
-        raise _error(file, None, dup[0], "unique column names", f"column {dup[0]} appears twice in the header")
+        raise _error(file, None, dup[0], "unique column names",
+                     f"column {dup[0] or repr(dup[0]) + ' (an empty name)'} appears twice in the header")
 
 
 def _line_table(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
@@ -265,6 +266,8 @@ def open_raw(folder: Path, file: str, log=None) -> tuple[Path, list[str], bool]:
     Returns (path, header, whether the file starts with a byte-order mark)."""
     folder = Path(folder)
     path = folder / f"{file}.csv"
+    if path.is_dir():
+        raise _error(file, None, None, "file present", f"{path} is a folder, not a file")
     if not path.is_file():
         raise _error(file, None, None, "file present", f"{path} does not exist{_similar_files(folder, file)}")
     if path.stat().st_size == 0:
@@ -274,7 +277,15 @@ def open_raw(folder: Path, file: str, log=None) -> tuple[Path, list[str], bool]:
     if first.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _encoding_error(path, file, expected)
     has_bom = first.startswith(BOM)
-    header = _parse_header(file, path, first[3:] if has_bom else first, log)
+    line = first[3:] if has_bom else first
+    if not line.strip():
+        raise _error(file, None, None, "not empty", "the first line is empty: the file has no header")
+    if b"\x00" in line:
+        raise _error(file, None, None, "encoding", "the header holds NUL bytes (a UTF-16 export without its byte-order "
+                     "mark?); encodings tried: UTF-8 (NUL bytes are not text)",
+                     todo="re-export the file as UTF-8 (Excel: Save As 'CSV UTF-8'; or iconv -f UTF-16 -t UTF-8), "
+                          "replace it in data/raw and re-lock the extract (make relock)")
+    header = _parse_header(file, path, line, log)
     _check_header(file, header)
     return path, header, has_bom
 
