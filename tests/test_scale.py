@@ -463,3 +463,20 @@ def test_the_cli_refuses_a_count_or_size_that_is_not_positive(tmp_path, capsys, 
     want = f"must be a positive {kind}, not '{value}'" if kind else f"must be at least 0.01, not '{value}'"
     assert f"argument {option}: {want}" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def _environ_of_worker():
+    import os
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("GLIBC_TUNABLES")
+
+
+def test_local_workers_keep_glibc_malloc_tuning_and_ask_for_huge_pages(monkeypatch):
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    client, cluster, _ = scale._connect(1, None)
+    try:
+        assert client.submit(_environ_of_worker, pure=False).result() == (None, "glibc.malloc.hugetlb=1")
+    finally:
+        client.close()
+        cluster.close()
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")      # the user's own setting: inherited as is
+    assert scale.worker_environ() == {"MALLOC_TRIM_THRESHOLD_": None}
