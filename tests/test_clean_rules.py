@@ -109,6 +109,10 @@ def test_query_log_original_numbers_dates_and_arrays():
     log.add("exposure", [1, 2], ["A", "A"], "START_DATE", "dose change flag",
             pd.Series(pd.to_datetime(["2021-03-04", None])).to_numpy(), "kept")
     assert log.frame().ORIGINAL.tolist() == ["2021-03-04", None]
+    log = QueryLog()       # one value for every row; a list keeps its numbers numbers (and its NaN missing)
+    log.add("exposure", [1, 2], ["A", "A"], "DOSE", "dose change flag", 12.0, "kept")
+    log.add("exposure", [3, 4], ["A", "A"], "DOSE", "dose change flag", [12.0, np.nan], "kept")
+    assert log.frame().ORIGINAL.tolist() == ["12", "12", "12", None]
 
 
 # --- I01-I07 identity ----------------------------------------------------------------------------

@@ -480,3 +480,77 @@ def test_local_workers_keep_glibc_malloc_tuning_and_ask_for_huge_pages(monkeypat
         cluster.close()
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")      # the user's own setting: inherited as is
     assert scale.worker_environ() == {"MALLOC_TRIM_THRESHOLD_": None}
+
+
+def test_a_blank_line_of_the_other_line_end_keeps_the_row_numbers(tmp_path):
+    """A CRLF file with one LF-only blank line (and the reverse): read_raw numbers rows as every
+    block split does."""
+    for crlf in (True, False):
+        raw = tmp_path / f"raw{crlf}"
+        shutil.copytree(RAW, raw)
+        p = raw / "adverse_events.csv"
+        lines = p.read_bytes().rstrip(b"\n").split(b"\n")
+        end, other = (b"\r\n", b"\n") if crlf else (b"\n", b"\r\n")
+        p.write_bytes(end.join(lines[:9]) + end + other + end.join(lines[9:]) + end)
+        ref = io.read_raw(raw, "adverse_events")
+        assert ref.SRC_ROW.tolist()[7:10] == [8, 10, 11]
+        path, header, _ = io.open_raw(raw, "adverse_events")
+        for block in (300, 2048):
+            spans = io.blocks(path, block)
+            counts = [io.line_counts(path, s, e) for s, e in spans]
+            first = np.concatenate([[0], np.cumsum([n for n, _ in counts])[:-1]])
+            got = pd.concat([io.read_block(path, "adverse_events", header, s, e, int(n))
+                             for (s, e), n in zip(spans, first)], ignore_index=True)
+            assert got.SRC_ROW.tolist() == ref.SRC_ROW.tolist()
+
+
+def test_a_quoted_carriage_return_beside_another_error_stops_every_reader_alike(tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    p = raw / "adverse_events.csv"
+    p.write_bytes(_set_cell(_set_cell(p.read_bytes(), 3, "AE_VERBATIM", b'"a\rb"'), 10, "AE_VERBATIM", b"rash,severe"))
+    with pytest.raises(DataError) as e:
+        io.read_raw(raw, "adverse_events")
+    assert (e.value.check, e.value.row, e.value.column) == ("F10", 3, "AE_VERBATIM")
+    path, header, _ = io.open_raw(raw, "adverse_events")
+    for block in (97, 300, 2048, 1 << 20):
+        assert _first_block_error(path, "adverse_events", header, block) == str(e.value), block
+
+
+def test_a_carriage_return_in_a_row_of_the_wrong_field_count_is_a_data_error(tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    p = raw / "subsequent_therapy.csv"
+    lines = p.read_bytes().split(b"\n")
+    lines[2] = lines[2].split(b",")[0] + b"\r" + b",".join(lines[2].split(b",")[1:2])
+    p.write_bytes(b"\n".join(lines))
+    with pytest.raises(DataError) as e:
+        io.read_raw(raw, "subsequent_therapy")
+    assert e.value.row == 2
+
+
+def test_the_line_break_scan_sees_a_file_rewritten_with_its_old_time(tmp_path):
+    import os
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    p = raw / "adverse_events.csv"
+    clean = p.read_bytes()
+    p.write_bytes(_set_cell(_set_cell(clean, 9, "AE_VERBATIM", b'"abcd"'), 7, "AE_VERBATIM", b'"a\nbc"'))
+    st = p.stat()
+    header = io.open_raw(raw, "adverse_events")[1]
+    assert io.spanning_record_error(p, "adverse_events", header).row == 7
+    p.write_bytes(_set_cell(_set_cell(clean, 7, "AE_VERBATIM", b'"abcd"'), 9, "AE_VERBATIM", b'"a\nbc"'))
+    assert p.stat().st_size == st.st_size
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))                    # as cp -p or rsync -a leave it
+    assert io.spanning_record_error(p, "adverse_events", header).row == 9
+
+
+def test_the_huge_page_setting_stays_out_of_the_clients_environment(monkeypatch):
+    import os
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    client, cluster, _ = scale._connect(1, None)
+    try:
+        assert "GLIBC_TUNABLES" not in os.environ
+    finally:
+        client.close()
+        cluster.close()

@@ -150,8 +150,7 @@ def _line_table(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """(start offset, length without the line end) of every line, or None if the file has no blank line
     (the common case: the file is scanned for a blank line, not split)."""
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        crlf = mm.find(b"\r\n", 0, 1 << 16) >= 0
-        if mm.find(b"\n\r\n" if crlf else b"\n\n") < 0:
+        if mm.find(b"\n\n") < 0 and mm.find(b"\n\r\n") < 0:       # either line end, mixed or not
             return None
         buf = np.frombuffer(mm, dtype=np.uint8).copy()
     return _lines(buf)
@@ -190,7 +189,7 @@ def _field_count_error(path: Path, file: str, header: list[str]):
         return _error(file, None, None, "CSV structure", "the CSV parser failed but every row has the header's fields")
     i = int(bad[0])
     line = data[starts[i]:starts[i] + lengths[i]].decode("utf-8", "replace")
-    fields = next(csv.reader([line]))
+    fields = next(csv.reader([line.replace("\r", " ")]))     # a CR inside the row is not a field end here
     spec = load_dictionary()["files"][file]["columns"]
     others = [int(r) for r in bad[1:]]
     detail = f"the row has {int(n_fields[i])} fields, the header {len(header)}"
@@ -358,25 +357,32 @@ def _break_in_block(data: bytes, n_own: int, skip_header: bool, header: list[str
         line = int(lines[hit[0]]) if hit[0] < len(lines) else None
         return (line, hit[1], hit[2]) if line is not None and line < n_own else None
     quotes = np.concatenate([[0], np.cumsum(buf == 34)])
-    odd = np.flatnonzero((quotes[starts + lengths] - quotes[starts]) % 2 == 1)
+    crs = np.concatenate([[0], np.cumsum(buf == 13)])
+    odd = (quotes[starts + lengths] - quotes[starts]) % 2 == 1
+    with_cr = crs[starts + lengths] - crs[starts] > 0    # a CR before the line's end (a CRLF's is not counted)
     ends = np.append(starts[1:], len(data))
-    for i in odd[odd < n_own]:
+    for i in np.flatnonzero(odd | with_cr):
+        if i >= n_own:
+            break
         if skip_header and i == 0:
             continue                                      # the header (checked by open_raw)
         alone = _csv_strings(data[starts[i]:ends[i]], header)
-        if _one_line_record(alone, header):
-            continue
+        hit = _first_break(alone, header) if alone is not None and alone.num_rows == 1 else None
+        if alone is not None and alone.num_rows == 1 and (hit is None or "\n" not in hit[2]):
+            if hit is None:
+                continue                                  # a whole record on its line
+            return int(i), hit[1], hit[2]                 # a carriage return in a quoted value
         for k in range(1, min(SPAN_LINES, len(starts) - i)):
             joined = _csv_strings(data[starts[i]:ends[i + k]], header)
-            if joined is not None and joined.num_rows == 1 and (hit := _first_break(joined, header)):
-                return int(i), hit[1], hit[2]
-        if alone is not None and alone.num_rows == 1 and (hit := _first_break(alone, header)):
+            if joined is not None and joined.num_rows == 1 and (got := _first_break(joined, header)):
+                return int(i), got[1], got[2]
+        if hit is not None:
             return int(i), hit[1], hit[2]                 # a quote open to the end of the file
     return None
 
 
 @functools.lru_cache(maxsize=16)
-def _spanning_record(path: str, size: int, mtime_ns: int, header: tuple[str, ...]) -> tuple[int, str, str] | None:
+def _spanning_record(path: str, stat_key: tuple, header: tuple[str, ...]) -> tuple[int, str, str] | None:
     line0 = 0
     for start, stop in blocks(Path(path), BLOCK_SCAN):
         own = _owned(Path(path), start, stop)
@@ -400,7 +406,7 @@ def spanning_record_error(path: Path, file: str, header: list[str]):
     parsed by the reader's parser (remembered per file, as every failing block of the partitioned
     reader asks)."""
     st = Path(path).stat()
-    hit = _spanning_record(str(path), st.st_size, st.st_mtime_ns, tuple(header))
+    hit = _spanning_record(str(path), (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns), tuple(header))
     if hit is None:
         return None
     row, column, value = hit

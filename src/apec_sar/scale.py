@@ -544,6 +544,7 @@ def _connect(workers: int | None, scheduler: str | None):
     # later cluster would inherit them: a value Dask's config put there goes before this one starts
     nanny_set = dask.config.get("distributed.nanny.pre-spawn-environ", {})
     environ = worker_environ()
+    ours = [k for k, v in environ.items() if v is not None and k not in os.environ]
     for k, v in environ.items():
         if v is None and k in nanny_set and os.environ.get(k) == str(nanny_set[k]):
             del os.environ[k]
@@ -553,6 +554,8 @@ def _connect(workers: int | None, scheduler: str | None):
         # when another run or notebook has it); logs silenced: a raw-data error is reported once, by the client
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                                silence_logs=50)
+    for k in ours:                 # the nanny also wrote them into this process's environment
+        os.environ.pop(k, None)
     return Client(cluster), cluster, None
 
 

@@ -102,8 +102,9 @@ def original_text(values) -> np.ndarray:
     shortest form, without a spurious ``.0`` (12.0 -> "12", 2.5 -> "2.5"), a date as ISO, missing
     as None. One type in the column, so the log reads the same from memory, from its CSV and from
     the partitioned run's Parquet files."""
-    a = np.asarray(values)
-    a = pd.Series(a).astype(object).to_numpy() if a.dtype.kind in "mM" else a.astype(object)  # Timestamps
+    a = values if isinstance(values, np.ndarray) and values.dtype == object else \
+        pd.Series(list(values) if not isinstance(values, (np.ndarray, pd.Series, pd.Index)) else values).astype(
+            object).to_numpy()             # datetime64 as Timestamps; a list's numbers kept numbers
     if all(v is None or type(v) is str for v in a):
         return a
     return np.array([value_text(v) for v in a], dtype=object)
@@ -136,7 +137,8 @@ class QueryLog:
         self.parts.append(pd.DataFrame({
             "FILE": col(file), "ROW": rows.astype(np.int64), "SUBJID": col(subjects), "COLUMN": col(column),
             "CHECK": col(check), "RULE": col(rule),
-            "ORIGINAL": col(original) if original is None or isinstance(original, str) else original_text(original),
+            "ORIGINAL": col(original) if original is None or isinstance(original, str) else
+            col(value_text(original)) if np.ndim(original) == 0 else original_text(original),
             "ACTION": col(action)}))
 
     def reject(self, file: str, df: pd.DataFrame, mask, column: str, rule: str, original, action) -> pd.DataFrame:
