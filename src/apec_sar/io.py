@@ -312,16 +312,21 @@ SPAN_LINES = 100         # lines tried for the end of a record whose quote is op
 _BREAK = r"[\r\n]"
 
 
+def _read_csv(source, header: list[str], skip_header: bool, newlines_in_values: bool, block_size: int) -> pa.Table:
+    """The reader's CSV options: UTF-8, the header's names, every column a string, empty = missing."""
+    return pacsv.read_csv(
+        source,
+        read_options=pacsv.ReadOptions(encoding="utf8", block_size=block_size, skip_rows=int(skip_header),
+                                       column_names=header),
+        parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values),
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
+                                             strings_can_be_null=True, null_values=[""]))
+
+
 def _csv_strings(text: bytes, header: list[str], skip_header: bool = False) -> pa.Table | None:
     """``text`` parsed as the reader parses it, quoted line breaks allowed; None if it does not parse."""
     try:
-        return pacsv.read_csv(
-            pa.BufferReader(text),
-            read_options=pacsv.ReadOptions(encoding="utf8", block_size=1 << 26, skip_rows=int(skip_header),
-                                           column_names=header),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                                 strings_can_be_null=True, null_values=[""]))
+        return _read_csv(pa.BufferReader(text), header, skip_header, newlines_in_values=True, block_size=1 << 26)
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
 
@@ -334,10 +339,6 @@ def _first_break(t: pa.Table, header: list[str]) -> tuple[int, str, str] | None:
         if hit >= 0 and (best is None or hit < best[0]):
             best = (hit, c, t[c][hit].as_py())
     return best
-
-
-def _one_line_record(t: pa.Table | None, header: list[str]) -> bool:
-    return t is not None and t.num_rows == 1 and _first_break(t, header) is None
 
 
 def _break_in_block(data: bytes, n_own: int, skip_header: bool, header: list[str]) -> tuple[int, str, str] | None:
@@ -386,7 +387,7 @@ def _spanning_record(path: str, stat_key: tuple, header: tuple[str, ...]) -> tup
     line0 = 0
     for start, stop in blocks(Path(path), BLOCK_SCAN):
         own = _owned(Path(path), start, stop)
-        n_own = own.count(b"\n") + (bool(own) and not own.endswith(b"\n"))
+        n_own = _count_lines(own)
         if b'"' in own:
             # the lines owned, and those after them that a record may run on into
             after = _owned(Path(path), stop, stop + (1 << 20)).splitlines(keepends=True)[:SPAN_LINES]
@@ -446,13 +447,7 @@ def _parse(source, path: Path, file: str, header: list[str], skip_header: bool) 
     string and an empty field missing. A parser failure becomes the DataError of its cause,
     located in the whole file ``path``: encoding [F02], field count [F04], other structure."""
     try:
-        return pacsv.read_csv(
-            source,
-            read_options=pacsv.ReadOptions(encoding="utf8", block_size=1 << 24, skip_rows=int(skip_header),
-                                           column_names=header),
-            parse_options=pacsv.ParseOptions(newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                                 strings_can_be_null=True, null_values=[""]))
+        return _read_csv(source, header, skip_header, newlines_in_values=False, block_size=1 << 24)
     except pa.ArrowInvalid as exc:
         msg = str(exc)
         if "utf8" in msg.lower():
@@ -575,6 +570,11 @@ def _owned(path: Path, start: int, stop: int) -> bytes:
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 
 
+def _count_lines(data: bytes) -> int:
+    """Lines of a run of whole lines (the last one may lack its line feed)."""
+    return data.count(b"\n") + (bool(data) and not data.endswith(b"\n"))
+
+
 def _has_blank_line(data: bytes) -> bool:
     return data.startswith((b"\n", b"\r\n")) or _BLANK_LINE.search(data) is not None   # re: 3x bytes.find
 
@@ -584,7 +584,7 @@ def line_counts(path: Path, start: int, stop: int) -> tuple[int, int]:
     data = _owned(path, start, stop)
     if not data:
         return 0, 0
-    n = data.count(b"\n") + (not data.endswith(b"\n"))
+    n = _count_lines(data)
     blank = int(np.sum(_lines(np.frombuffer(data, dtype=np.uint8))[1] == 0)) if _has_blank_line(data) else 0
     return n, blank
 
@@ -609,7 +609,7 @@ def read_block(path: Path, file: str, header: list[str], start: int, stop: int, 
         if len(numbers) != table.num_rows:
             raise _not_one_record_a_line(path, file, header)
         src = numbers
-    elif data.count(b"\n") + (not data.endswith(b"\n")) - int(skip) != table.num_rows:
+    elif _count_lines(data) - int(skip) != table.num_rows:
         raise _not_one_record_a_line(path, file, header)
     if b'"' in data and _breaks(table, dict_columns(file)):   # a quote open to the end of the block, a CR in a value
         raise _not_one_record_a_line(path, file, header)

@@ -63,10 +63,8 @@ def _add(log: QueryLog, file: str, t: pd.DataFrame, mask, column: str, rule: str
         return
     if callable(action):
         action = action(np.flatnonzero(m))
-    if original is None:
-        original = t[column].to_numpy(dtype=object)[m] if column in t else None
-        if original is not None:
-            original = np.array([_shown(v) for v in original], dtype=object)
+    if original is None and column in t:      # the query log shows it as text (QueryLog.add)
+        original = t[column].to_numpy(dtype=object)[m]
     log.add(file, t.SRC_ROW.to_numpy()[m], t.SUBJID.to_numpy()[m], column, rule, original,
             action if isinstance(action, str) else np.asarray(action, dtype=object))
 

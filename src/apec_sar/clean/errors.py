@@ -102,9 +102,12 @@ def original_text(values) -> np.ndarray:
     shortest form, without a spurious ``.0`` (12.0 -> "12", 2.5 -> "2.5"), a date as ISO, missing
     as None. One type in the column, so the log reads the same from memory, from its CSV and from
     the partitioned run's Parquet files."""
-    a = values if isinstance(values, np.ndarray) and values.dtype == object else \
-        pd.Series(list(values) if not isinstance(values, (np.ndarray, pd.Series, pd.Index)) else values).astype(
-            object).to_numpy()             # datetime64 as Timestamps; a list's numbers kept numbers
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        a = values
+    elif isinstance(values, (np.ndarray, pd.Series, pd.Index)):
+        a = pd.Series(values).astype(object).to_numpy()          # datetime64 as Timestamps
+    else:
+        a = np.array(list(values), dtype=object)                 # a list's numbers stay numbers
     if all(v is None or type(v) is str for v in a):
         return a
     return np.array([value_text(v) for v in a], dtype=object)
