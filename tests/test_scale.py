@@ -7,6 +7,7 @@ in-memory reader reads; Kaplan-Meier from counts summed over partitions is the o
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import subprocess
 import sys
@@ -470,16 +471,70 @@ def _environ_of_worker():
     return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("GLIBC_TUNABLES")
 
 
+_MALLOC_PROBE = """
+import ctypes, json
+libc = ctypes.CDLL(None)
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc.mallinfo2.restype = Info
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+start = libc.mallinfo2()
+blocks = [libc.malloc(16 << 20) for _ in range(40)]          # 640 MiB, far more than the pad
+during = libc.mallinfo2()
+for p in blocks:
+    libc.free(p)
+after = libc.mallinfo2()
+print(json.dumps({"heap_at_start": start.arena, "mapped": during.hblkhd - start.hblkhd,
+                  "heap": during.arena, "heap_after_free": after.arena}))
+"""
+
+
+def _malloc_probe(tunables: str | None) -> dict:
+    """How glibc's malloc serves and frees one 16 MiB block in a fresh Python with these tunables."""
+    import json
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES" and not k.startswith("MALLOC_")}
+    if tunables is not None:
+        env["GLIBC_TUNABLES"] = tunables
+    got = subprocess.run([sys.executable, "-c", _MALLOC_PROBE], env=env, capture_output=True, text=True, check=True)
+    return json.loads(got.stdout)
+
+
+def _glibc_has_mallinfo2() -> bool:
+    import ctypes
+    try:
+        return hasattr(ctypes.CDLL(None), "mallinfo2")
+    except OSError:
+        return False
+
+
 def test_local_workers_keep_glibc_malloc_tuning_and_ask_for_huge_pages(monkeypatch):
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
     client, cluster, _ = scale._connect(1, None)
     try:
-        assert client.submit(_environ_of_worker, pure=False).result() == (None, "glibc.malloc.hugetlb=1")
+        assert client.submit(_environ_of_worker, pure=False).result() == (None, scale.GLIBC_TUNABLES)
     finally:
         client.close()
         cluster.close()
+    assert scale.GLIBC_TUNABLES.split(":") == [
+        "glibc.malloc.hugetlb=1", "glibc.malloc.mmap_threshold=33554432", "glibc.malloc.trim_threshold=17179869184",
+        "glibc.malloc.top_pad=67108864"]
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")      # the user's own setting: inherited as is
     assert scale.worker_environ() == {"MALLOC_TRIM_THRESHOLD_": None}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not _glibc_has_mallinfo2(), reason="glibc 2.33+ only")
+def test_glibc_applies_the_workers_malloc_tunables():
+    # glibc ignores a tunable it cannot parse, without a word: the workers' string, tried on glibc
+    default = _malloc_probe(None)
+    assert default["mapped"] >= 640 << 20 and default["heap_at_start"] < 64 << 20   # each block its own mmap
+    ours = _malloc_probe(scale.GLIBC_TUNABLES)
+    assert ours["heap_at_start"] >= 64 << 20          # top_pad 64 MiB: the heap grows in large steps
+    assert ours["mapped"] == 0 and ours["heap"] >= 640 << 20       # mmap_threshold 32 MiB: from the heap
+    assert ours["heap_after_free"] == ours["heap"]    # trim_threshold 16 GiB: nothing handed back on free
+    kept = _malloc_probe("glibc.malloc.mmap_threshold=33554432")
+    assert kept["mapped"] == 0 and kept["heap_after_free"] < kept["heap"]     # the probe sees a trim
 
 
 def test_a_blank_line_of_the_other_line_end_keeps_the_row_numbers(tmp_path):

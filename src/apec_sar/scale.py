@@ -82,22 +82,33 @@ BLOCK_BYTES = 64 << 20          # the largest raw block a task reads
 MIN_BLOCK_BYTES = 4 << 20
 TASKS_PER_THREAD = 4            # raw blocks per worker thread, at least, when the extract allows
 KM_PARAMS = ("PFS", "OS")
-# The LocalCluster's workers start with glibc's own malloc tuning: Dask's nanny sets
-# MALLOC_TRIM_THRESHOLD_=65536 (so idle workers hand memory back to the system), which also
-# switches off glibc's dynamic mmap threshold, so every large pandas/numpy array is a fresh mmap
-# and is page-faulted in again. On this workload that costs about a quarter of the wall time
-# (one 20,000-patient partition: 6.2 s -> 8.2 s, system time 1.1 s -> 2.6 s), for peaks that
-# differ by under 5 %. A cluster's own workers: start them with this setting too
-# (dask config ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_: null``).
-# They also ask glibc (2.35 and later; others ignore it) to back its heap with transparent huge
-# pages where the kernel offers them on request (THP "madvise" mode): a worker's first partition
-# page-faults its heap in, which on this VM cost 3-4 s more than the later ones with two workers
-# faulting at once, and about 1 s with huge pages (10^5 patients, 2 workers, three alternating
-# pairs: 21.8 -> 18.5 s, medians; 1 worker and 10^6 patients: no change beyond the noise; peaks
-# the same). GLIBC_TUNABLES already set in the environment is the user's choice: the workers
-# inherit it as it is (Dask's nanny lets the environment override its configuration).
+# The LocalCluster's workers keep the memory they have page-faulted in, for their next task to
+# reuse. Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 (so idle workers hand memory back to the
+# system), which also switches off glibc's dynamic mmap threshold, so every large pandas/numpy
+# array is a fresh mmap and is page-faulted in again: on this workload about a quarter of the
+# wall time (one 20,000-patient partition: 6.2 s -> 8.2 s, system time 1.1 s -> 2.6 s). The
+# workers start instead with glibc tunables (glibc 2.26 and later; hugetlb from 2.35; a glibc
+# without them ignores them):
+# - mmap_threshold=32 MiB (glibc's largest): a block under it comes from the heap, and the
+#   pages of a freed block are reused by the next one instead of unmapped and faulted in anew;
+# - trim_threshold=16 GiB: the heap is never handed back, so a worker stays at its high-water
+#   mark between tasks (which the measured peaks already are);
+# - top_pad=64 MiB: the heap grows in large steps, so that
+# - hugetlb=1: its pages can be transparent huge pages where the kernel offers them on request
+#   (THP "madvise" mode): one fault per 2 MiB instead of per 4 KiB.
+# On this VM a page fault is dear, and dearer with two workers faulting at once. Against glibc's
+# defaults with hugetlb=1 alone, in alternating pairs (10^5 patients, 2 workers: eight pairs;
+# 10^6: two; top_pad 512 MiB in seven of them, 64 MiB in three): the workers' minor page faults about 40 % fewer (10^5: 337,000 -> 200,000); clean +
+# derive lower in 9 of the 10 pairs (median -11 %; 10^6: 129.3 -> 110.6 s and 109.3 -> 113.6 s),
+# the split by patient, which first grows the heap, 0-2 s higher; the totals lower in 6 pairs,
+# equal in 2, higher in 2, within this VM's drift (10^6: 176.8 -> 154.2 s, 151.7 -> 159.3 s).
+# Peaks the same (10^6: 1,733-1,767 against 1,738-1,866 MB a worker). A cluster's own workers:
+# the same setting in their dask config (README, Large cohorts). GLIBC_TUNABLES already set in
+# the environment is the user's choice: the workers inherit it as it is (Dask's nanny lets the
+# environment override its configuration), with the nanny's MALLOC_TRIM_THRESHOLD_ still removed.
 WORKER_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": None}
-GLIBC_TUNABLES = "glibc.malloc.hugetlb=1"
+GLIBC_TUNABLES = ("glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:"
+                  "glibc.malloc.trim_threshold=17179869184:glibc.malloc.top_pad=67108864")
 
 
 def worker_environ() -> dict:
