@@ -600,6 +600,28 @@ def test_the_line_break_scan_sees_a_file_rewritten_with_its_old_time(tmp_path):
     assert io.spanning_record_error(p, "adverse_events", header).row == 9
 
 
+def _warm_state_of_worker():
+    import sys
+
+    from apec_sar.clean import schema
+    from apec_sar.dictionary import raw_files
+    return ({m for m in ("apec_sar.derive", "apec_sar.clean.extract", "apec_sar.analysis.survival", "scipy.stats")
+             if m in sys.modules}, set(schema._SCHEMAS) == set(raw_files()))
+
+
+def test_local_workers_import_the_partition_code_as_they_start():
+    client, cluster, _ = scale._connect(2, None)
+    try:
+        got = client.run(_warm_state_of_worker)
+    finally:
+        client.close()
+        cluster.close()
+    assert len(got) == 2
+    for imported, schemas in got.values():
+        assert imported == {"apec_sar.derive", "apec_sar.clean.extract", "apec_sar.analysis.survival", "scipy.stats"}
+        assert schemas
+
+
 def test_the_huge_page_setting_stays_out_of_the_clients_environment(monkeypatch):
     import os
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)

@@ -2,7 +2,8 @@
 
 ``python -m apec_sar.scale --raw DIR --out DIR`` runs, on a Dask ``LocalCluster`` sized to the
 machine (one single-threaded worker process per core) or, with ``--scheduler ADDRESS``, on any
-Dask cluster, the same cleaning and derivation code as the notebooks:
+Dask cluster, the same cleaning and derivation code as the notebooks (each worker imports it as
+it starts: :func:`dask_setup`, ``dask worker --preload apec_sar.scale``):
 
 1. The reader's per-file rules on the client (:func:`apec_sar.io.open_raw`: file present, not
    empty, header encoding, dialect and columns).
@@ -109,6 +110,26 @@ KM_PARAMS = ("PFS", "OS")
 WORKER_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": None}
 GLIBC_TUNABLES = ("glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432:"
                   "glibc.malloc.trim_threshold=17179869184:glibc.malloc.top_pad=67108864")
+
+
+def warm_up() -> None:
+    """The partition code imported and the raw files' schemas built (about 1 s: scipy.stats,
+    pandera), once per worker process as it starts, rather than inside its first partition."""
+    import pyarrow.parquet  # noqa: F401
+
+    from .analysis.survival import DAYS_PER_MONTH  # noqa: F401
+    from .clean import schema
+    from .clean.extract import clean_tables  # noqa: F401
+    from .derive import derive_all  # noqa: F401
+    from .stats.km import event_counts  # noqa: F401
+    for f in raw_files():
+        schema.raw_schema(f)
+
+
+def dask_setup(worker=None) -> None:
+    """Dask's preload hook: the LocalCluster's workers preload this module (``preload``), a
+    cluster's with ``dask worker --preload apec_sar.scale``; :func:`warm_up`."""
+    warm_up()
 
 
 def worker_environ() -> dict:
@@ -564,7 +585,7 @@ def _connect(workers: int | None, scheduler: str | None):
         # the scheduler's HTTP server on a free local port (with None it still tries 8787, and warns
         # when another run or notebook has it); logs silenced: a raw-data error is reported once, by the client
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
-                               silence_logs=50)
+                               silence_logs=50, preload=[__name__])
     for k in ours:                 # the nanny also wrote them into this process's environment
         os.environ.pop(k, None)
     return Client(cluster), cluster, None
