@@ -610,6 +610,8 @@ def _warm_state_of_worker():
 
 
 def test_local_workers_import_the_partition_code_as_they_start():
+    import importlib
+    assert importlib.import_module(scale.PRELOAD) is scale and callable(scale.dask_setup)   # also from the CLI
     client, cluster, _ = scale._connect(2, None)
     try:
         got = client.run(_warm_state_of_worker)

@@ -99,8 +99,8 @@ KM_PARAMS = ("PFS", "OS")
 #   (THP "madvise" mode): one fault per 2 MiB instead of per 4 KiB.
 # On this VM a page fault is dear, and dearer with two workers faulting at once. Against glibc's
 # defaults with hugetlb=1 alone, in alternating pairs (10^5 patients, 2 workers: eight pairs;
-# 10^6: two; top_pad 512 MiB in seven of them, 64 MiB in three): the workers' minor page faults about 40 % fewer (10^5: 337,000 -> 200,000); clean +
-# derive lower in 9 of the 10 pairs (median -11 %; 10^6: 129.3 -> 110.6 s and 109.3 -> 113.6 s),
+# 10^6: two; top_pad 512 MiB in seven of them, 64 MiB in three): the workers' minor page faults
+# about 40 % fewer (10^5: 337,000 -> 200,000); clean + derive lower in 9 of the 10 pairs (median -11 %; 10^6: 129.3 -> 110.6 s and 109.3 -> 113.6 s),
 # the split by patient, which first grows the heap, 0-2 s higher; the totals lower in 6 pairs,
 # equal in 2, higher in 2, within this VM's drift (10^6: 176.8 -> 154.2 s, 151.7 -> 159.3 s).
 # Peaks the same (10^6: 1,733-1,767 against 1,738-1,866 MB a worker). A cluster's own workers:
@@ -127,9 +127,12 @@ def warm_up() -> None:
 
 
 def dask_setup(worker=None) -> None:
-    """Dask's preload hook: the LocalCluster's workers preload this module (``preload``), a
+    """Dask's preload hook: the LocalCluster's workers preload this module (:data:`PRELOAD`), a
     cluster's with ``dask worker --preload apec_sar.scale``; :func:`warm_up`."""
     warm_up()
+
+
+PRELOAD = "apec_sar.scale"     # by name: run as ``python -m apec_sar.scale``, __name__ is '__main__'
 
 
 def worker_environ() -> dict:
@@ -585,7 +588,7 @@ def _connect(workers: int | None, scheduler: str | None):
         # the scheduler's HTTP server on a free local port (with None it still tries 8787, and warns
         # when another run or notebook has it); logs silenced: a raw-data error is reported once, by the client
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
-                               silence_logs=50, preload=[__name__])
+                               silence_logs=50, preload=[PRELOAD])
     for k in ours:                 # the nanny also wrote them into this process's environment
         os.environ.pop(k, None)
     return Client(cluster), cluster, None
