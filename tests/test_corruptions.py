@@ -192,10 +192,15 @@ def gb18030_export(r: Raw, b: Base):
                 return Stop("F02", "demographics", i + 1, c)
 
 
+def _reencode(r: Raw, file: str, encoding: str) -> None:
+    """A raw file exported in another encoding than UTF-8."""
+    p = r.folder / f"{file}.csv"
+    p.write_bytes(p.read_text(encoding="utf-8").encode(encoding))
+
+
 @case
 def utf16_export(r: Raw, b: Base):
-    text = (r.folder / "baseline_labs.csv").read_text(encoding="utf-8")
-    (r.folder / "baseline_labs.csv").write_bytes(text.encode("utf-16"))
+    _reencode(r, "baseline_labs", "utf-16")
     return Stop("F02", "baseline_labs", None, None)
 
 
@@ -297,8 +302,7 @@ def first_line_empty(r: Raw, b: Base):
 
 @case
 def utf16_export_without_byte_order_mark(r: Raw, b: Base):
-    text = (r.folder / "demographics.csv").read_text(encoding="utf-8")
-    (r.folder / "demographics.csv").write_bytes(text.encode("utf-16-le"))
+    _reencode(r, "demographics", "utf-16-le")
     return Stop("F02", "demographics", None, None)
 
 
